@@ -1,0 +1,3 @@
+from espmon.cli import main
+
+raise SystemExit(main())

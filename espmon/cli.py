@@ -1,0 +1,92 @@
+"""Command-line entry point.
+
+Each subcommand lives in its own module under ``espmon.commands`` with two functions,
+``add_arguments(parser)`` and ``run(args) -> int``. Only the module of the subcommand
+being run is imported, so ``espmon --help`` stays fast (no prompt_toolkit, matplotlib
+or esptool import).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from dataclasses import dataclass
+
+from espmon import __version__
+from espmon.errors import UserError
+
+__all__ = ["SUBCOMMANDS", "main"]
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    module: str
+    summary: str
+
+
+SUBCOMMANDS = (
+    Subcommand("monitor", "espmon.commands.monitor", "serial console that understands boot logs and crashes"),
+    Subcommand("flash", "espmon.commands.flash", "flash images (esptool engine), then optionally monitor on the same port"),
+    Subcommand("decode", "espmon.commands.decode", "annotate an esptool --trace dump (esptool 2.x-5.x)"),
+    Subcommand("replay", "espmon.commands.replay", "replay a trace dump at its recorded pace, annotated"),
+    Subcommand("capture", "espmon.commands.capture", "run an esptool command with its traffic captured and annotated"),
+    Subcommand("doctor", "espmon.commands.doctor", "diagnose a trace, a boot log or esptool's console output"),
+    Subcommand("plot", "espmon.commands.plot", "plot a packet timeline, latency, throughput or boot timeline"),
+    Subcommand("sim", "espmon.commands.sim", "run the virtual board (an emulated ESP chip)"),
+    Subcommand("ports", "espmon.commands.ports", "list serial ports with a guess of the USB bridge"),
+)
+
+
+def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    parser = argparse.ArgumentParser(
+        prog="espmon",
+        description="Serial monitor, esptool trace analyzer and virtual board for Espressif chips.",
+    )
+    parser.add_argument("--version", action="version", version=f"espmon {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = {
+        cmd.name: sub.add_parser(cmd.name, help=cmd.summary, description=cmd.summary)
+        for cmd in SUBCOMMANDS
+    }
+    return parser, subparsers
+
+
+def _chosen(argv: list[str]) -> Subcommand | None:
+    names = {cmd.name: cmd for cmd in SUBCOMMANDS}
+    for arg in argv:
+        if not arg.startswith("-"):
+            return names.get(arg)
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser, subparsers = _build_parser()
+    cmd = _chosen(argv)
+    module = None
+    if cmd is not None:
+        try:
+            module = importlib.import_module(cmd.module)
+        except ModuleNotFoundError as exc:
+            if exc.name != cmd.module:
+                raise
+            print(f"espmon: '{cmd.name}' is not built yet", file=sys.stderr)
+            return 2
+        module.add_arguments(subparsers[cmd.name])
+    args = parser.parse_args(argv)
+    if module is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(module.run(args) or 0)
+    except UserError as exc:
+        print(f"espmon: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `espmon decode big.txt | head`: the reader went away; not an error.
+        sys.stderr.close()
+        return 0
