@@ -1,0 +1,50 @@
+"""The command line as a user meets it: help, version, unbuilt subcommands, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from espmon import __version__
+from espmon.cli import SUBCOMMANDS, main
+
+DESIGN_COMMANDS = {"monitor", "flash", "decode", "replay", "capture", "doctor", "plot", "sim", "ports"}
+
+
+def test_help_lists_every_subcommand_of_the_design(capsys):
+    assert main([]) == 2
+    out = capsys.readouterr().out
+    for name in DESIGN_COMMANDS:
+        assert f"\n    {name} " in out
+    assert {cmd.name for cmd in SUBCOMMANDS} == DESIGN_COMMANDS
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"espmon {__version__}"
+
+
+def test_unbuilt_subcommand_says_so_in_one_line(monkeypatch, capsys):
+    from espmon import cli
+
+    monkeypatch.setattr(cli, "SUBCOMMANDS", cli.SUBCOMMANDS + (cli.Subcommand("nothing", "espmon.commands.nothing", "x"),))
+    assert cli.main(["nothing"]) == 2
+    err = capsys.readouterr().err
+    assert err == "espmon: 'nothing' is not built yet\n"
+
+
+def test_python_dash_m_and_help_do_not_import_heavy_libraries():
+    code = (
+        "import sys, runpy; sys.argv=['espmon','--help']\n"
+        "try: runpy.run_module('espmon', run_name='__main__')\n"
+        "except SystemExit: pass\n"
+        "heavy = [m for m in ('prompt_toolkit','matplotlib','esptool','elftools','serial') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "usage: espmon" in out
+    assert out.strip().endswith("HEAVY []")
