@@ -19,6 +19,8 @@ __all__ = [
     "chip_by_uart_date",
     "chip_by_rom_id",
     "register_name",
+    "LOG_ONLY_CHIPS",
+    "find_chip",
 ]
 
 #: esptool 3+ reads this register to tell the chip (ESP32-S2 and earlier).
@@ -232,7 +234,41 @@ CHIPS: dict[str, Chip] = {
     ),
 }
 
+# Chips espmon meets only in a console log (their ROM banner, reset names and bootloader
+# offset), not modelled by the virtual board nor in CHIPS, so nothing that iterates CHIPS
+# changes. Values from esptool 5.6 targets/ (offsets, image chip ids, chip ids).
+LOG_ONLY_CHIPS: dict[str, Chip] = {
+    "esp32c2": Chip(
+        key="esp32c2", name="ESP32-C2", arch="riscv", magic=(), chip_id=12, image_chip_id=12,
+        bootloader_offset=0x0, rom_status_len=4, rom_id="esp8684-api2-20220127",
+        rom_build="Jan 27 2022", console_baud=74880,  # 26 MHz crystal: the ROM log runs at 74880
+        download_boot=(0x4, "DOWNLOAD(UART0)"), flash_boot=(0xC, "SPI_FAST_FLASH_BOOT"),
+        strap_gpio0_bit=0x08, reset_reasons=_S2_S3_C3_RESETS,
+        code_ranges=((0x40000000, 0x40090000), (0x4037C000, 0x403C0000), (0x42000000, 0x42400000)),
+    ),
+    "esp32h2": Chip(
+        key="esp32h2", name="ESP32-H2", arch="riscv", magic=(), chip_id=16, image_chip_id=16,
+        bootloader_offset=0x0, rom_status_len=4, rom_id="esp32h2-20221101",
+        rom_build="Nov  1 2022", console_baud=115200,
+        download_boot=(0x4, "DOWNLOAD(USB/UART0)"), flash_boot=(0xC, "SPI_FAST_FLASH_BOOT"),
+        strap_gpio0_bit=0x08, reset_reasons=_C6_RESETS,
+        code_ranges=((0x40000000, 0x40020000), (0x40800000, 0x40850000), (0x42000000, 0x42800000)),
+    ),
+    "esp32p4": Chip(
+        key="esp32p4", name="ESP32-P4", arch="riscv", magic=(), chip_id=18, image_chip_id=18,
+        bootloader_offset=0x2000, rom_status_len=4, rom_id="esp32p4-eco2-20240710",
+        rom_build="Jul 10 2024", console_baud=115200,
+        download_boot=(0x0, "DOWNLOAD(USB/UART0/SPI)"), flash_boot=(0x10F, "SPI_FAST_FLASH_BOOT"),
+        strap_gpio0_bit=0x08, reset_reasons=_C6_RESETS,
+        code_ranges=((0x4FC00000, 0x4FC20000), (0x4FF00000, 0x4FFC0000), (0x40000000, 0x4C000000)),
+    ),
+}
+
+# ROM ids whose chip part is not the chip key ("ESP-ROM:esp8684-api2-..." is an ESP32-C2).
+_ROM_ID_ALIASES = {"esp8684": "esp32c2"}
+
 _BY_NAME = {**CHIPS, **{c.name.lower(): c for c in CHIPS.values()}}
+_ANY_BY_NAME = {**_BY_NAME, **LOG_ONLY_CHIPS, **{c.name.lower(): c for c in LOG_ONLY_CHIPS.values()}}
 
 
 def chip_by_name(name: str) -> Chip | None:
@@ -264,6 +300,19 @@ def chip_by_rom_id(rom_id: str) -> Chip | None:
     """``esp32c3-api1-20210207`` -> ESP32-C3 (matches on the chip part of any ROM id)."""
     head = rom_id.split("-", 1)[0].lower()
     return CHIPS.get(head)
+
+
+def find_chip(text: str) -> Chip | None:
+    """Any chip a log can name (CHIPS and LOG_ONLY_CHIPS), by key, esptool name or ROM id.
+
+    ``esp32c2``, ``ESP32-C2`` and ``esp8684-api2-20220127`` all give the ESP32-C2.
+    """
+    key = text.strip().lower()
+    chip = _ANY_BY_NAME.get(key) or _ANY_BY_NAME.get(key.replace("-", ""))
+    if chip is None:
+        head = key.split("-", 1)[0]
+        chip = _ANY_BY_NAME.get(_ROM_ID_ALIASES.get(head, head))
+    return chip
 
 
 def register_name(address: int, chip: Chip | None = None) -> str | None:
