@@ -1,0 +1,111 @@
+"""espmon monitor: the serial console that understands boot logs and crashes.
+
+Full-screen (prompt_toolkit) when stdin and stdout are terminals; otherwise plain streaming
+output with the same annotations, and a script read from a non-TTY stdin (esp-idf-monitor
+1.10 compatible: send, sleep, expect --timeout S REGEX, reset, bootloader, exit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from espmon.errors import UserError
+
+__all__ = ["add_arguments", "run", "build_settings"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("port", nargs="?", metavar="PORT",
+                        help="serial port or pyserial URL (rfc2217://, socket://, sim://esp32?fault=panic); "
+                             "default: $ESPPORT, else the first Espressif/CP210x/CH34x/FTDI port found")
+    parser.add_argument("-b", "--baud", type=int, default=None, help="baud rate (default: $ESPBAUD or 115200)")
+    parser.add_argument("--elf", action="append", default=[], metavar="FILE",
+                        help="ELF file(s) to decode addresses with (app, bootloader, ROM); repeatable")
+    parser.add_argument("--no-reset", action="store_true",
+                        help="do not reset the chip on start (default: reset, like esp-idf-monitor)")
+    parser.add_argument("--timestamps", action="store_true", help="prefix each line with the host time")
+    parser.add_argument("--timestamp-format", default="%Y-%m-%d %H:%M:%S", metavar="FMT",
+                        help="strftime format of --timestamps (%%f = milliseconds)")
+    parser.add_argument("--print-filter", "--print_filter", default=os.environ.get("ESP_IDF_MONITOR_PRINT_FILTER"),
+                        metavar="'TAG:L ...'", help="show only these ESP-IDF log tags/levels (esp-idf-monitor syntax)")
+    parser.add_argument("--log", metavar="FILE",
+                        help="save the raw bytes to FILE and a decoded, timestamped text log to FILE.txt")
+    parser.add_argument("--eol", choices=("CR", "LF", "CRLF"), default="CR", type=str.upper,
+                        help="end of line sent after each input line (default: CR, like esp-idf-monitor)")
+    parser.add_argument("--encoding", default="utf-8", help="device text encoding (default: utf-8)")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                        help="keep the device's colours in plain (piped) output (auto: only on a terminal)")
+    parser.add_argument("--freeze-on-crash", action="store_true",
+                        help="console: when a boot loop is detected, stop scrolling at its first crash")
+    parser.add_argument("--scrollback", type=int, default=100_000, metavar="LINES",
+                        help="console: lines kept for scrolling and search (default: 100000)")
+    parser.add_argument("--keys", metavar="FILE", help="console: key map file (TOML, [keys] command = \"keys\")")
+    parser.add_argument("--chip", help="chip family, when the boot banner is not seen (e.g. esp32c3)")
+    parser.add_argument("--plain", action="store_true", help="plain streaming output even on a terminal")
+
+
+def build_settings(args: argparse.Namespace):
+    from espmon import link
+    from espmon.monitor.print_filter import PrintFilter
+    from espmon.monitor.settings import MonitorSettings
+
+    if args.print_filter:
+        PrintFilter(args.print_filter)  # fail early with a one-line error
+    if args.scrollback < 100:
+        raise UserError(f"--scrollback {args.scrollback}: keep at least 100 lines")
+    try:
+        b"".decode(args.encoding)
+    except LookupError:
+        raise UserError(f"--encoding {args.encoding}: unknown encoding") from None
+    return MonitorSettings(
+        url=args.port or link.guess_port(),
+        baud=args.baud or link.default_baud(),
+        elf=list(args.elf),
+        reset=not args.no_reset and not os.environ.get("ESP_IDF_MONITOR_NO_RESET"),
+        timestamps=args.timestamps,
+        timestamp_format=args.timestamp_format,
+        print_filter=args.print_filter,
+        log_path=args.log,
+        eol=args.eol,
+        encoding=args.encoding,
+        color=args.color,
+        freeze_on_crash=args.freeze_on_crash,
+        scrollback=args.scrollback,
+        keys_file=args.keys,
+        chip=args.chip,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from espmon.monitor.build import build_engine, open_log
+    from espmon.session import Session
+
+    settings = build_settings(args)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty() and not args.plain
+    keymap = None
+    if interactive:
+        from espmon.console.keys import load_keymap
+
+        keymap = load_keymap(settings.keys_file)  # a bad key file fails before the port opens
+    log = open_log(settings.log_path)
+    engine = build_engine(settings, log)
+    session = Session(settings.url, settings.baud, log=log)
+    try:
+        session.open()
+        if interactive:
+            from espmon.console.app import run_console
+
+            return run_console(session, engine, settings, keymap)
+        from espmon.monitor.plain import PlainMonitor
+
+        color = settings.color == "always" or (settings.color == "auto" and sys.stdout.isatty())
+        script = None if sys.stdin is None or sys.stdin.isatty() else sys.stdin
+        monitor = PlainMonitor(session, engine, settings, out=sys.stdout.buffer, err=sys.stderr,
+                               script_source=script, color=color)
+        return monitor.run()
+    finally:
+        session.stop()
+        if engine.log is not None:
+            engine.log.close()

@@ -1,0 +1,218 @@
+"""The monitor engine: bytes from the port -> display records (see ``records``).
+
+One engine per session; the event-loop thread (console) or the main thread (plain mode)
+owns it. It assembles lines, decodes them (invalid bytes as ``\\xNN``), escapes unsafe
+control sequences, feeds the device-log parser, and after each recognised line adds the
+short explanation from ``annotate()``, the decoded addresses (function, file:line, inlined
+frames) and a boot-loop alert. It also writes the decoded text log.
+
+The hot path works per chunk: one decode, one ``split``, one regex pre-check for unsafe
+characters per block; per line only the parser call and the list append remain.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from espmon.monitor import records as R
+from espmon.monitor.knowledge import Knowledge
+from espmon.monitor.lines import LineAssembler
+from espmon.monitor.print_filter import PrintFilter
+from espmon.monitor.sanitize import decode, has_unsafe, sanitize, strip_sgr
+
+__all__ = ["MonitorEngine", "CRASH_EVENTS"]
+
+_ADDR = re.compile(r"0x([0-9a-fA-F]{8})(?![0-9a-fA-F])")
+# The ROM's bootloader load lines carry addresses in code that mean nothing to the app ELF.
+_NO_DECODE_PREFIXES = ("load:", "entry ", "load ")
+CRASH_EVENTS = frozenset(
+    {"Panic", "Abort", "AssertFailed", "StackOverflow", "TaskWatchdog", "Esp8266Exception", "Exception8266",
+     "StackSmashing", "HeapCorruption", "Brownout"}
+)
+_RESET_EVENTS = frozenset({"ResetInfo", "Esp8266Reset", "ResetCause"})
+
+
+class MonitorEngine:
+    def __init__(
+        self,
+        knowledge: Knowledge,
+        *,
+        symbolizer: Any = None,
+        encoding: str = "utf-8",
+        print_filter: PrintFilter | None = None,
+        log: Any = None,
+    ) -> None:
+        self.knowledge = knowledge
+        self.symbolizer = symbolizer
+        self.encoding = encoding
+        self.print_filter = None if print_filter is None or print_filter.passes_all else print_filter
+        self.log = log  # a SessionLog or None; may be swapped between calls
+        self.hex_view = False
+        self.state = "running"  # running | download mode | crashed
+        self.chip: str | None = getattr(knowledge.parser, "chip", None)
+        self.resets = 0
+        self.crashes = 0
+        self.line_observer: Callable[[str], None] | None = None
+        self._assembler = LineAssembler()
+        self._hex_offset = 0
+        self._warned_no_elf = False
+
+    # -- input ------------------------------------------------------------------------
+    def feed(self, data: bytes, t: float) -> list[str]:
+        """Bytes as read -> records to show (complete lines only; see ``partial_text``)."""
+        out: list[str] = []
+        if self.hex_view:
+            out.extend(self._hex(data))
+        block = self._assembler.feed(data)
+        if block:
+            self._lines(block, t, out)
+        return out
+
+    def end(self, t: float) -> list[str]:
+        """End of the session: the unfinished line becomes a line, the parser is flushed."""
+        out: list[str] = []
+        block = self._assembler.end()
+        if block:
+            self._lines(block, t, out)
+        for event in self.knowledge.parser.end():
+            self._event(event, t, out, True)
+        return out
+
+    def partial_text(self) -> str:
+        """The unfinished last line, sanitized, for showing after an idle time."""
+        raw = self._assembler.partial
+        if not raw:
+            return ""
+        text = decode(raw, self.encoding)
+        if text.endswith("\r"):
+            text = text[:-1]
+        return sanitize(text)
+
+    # -- lines ------------------------------------------------------------------------
+    def _lines(self, block: bytes, t: float, out: list[str]) -> None:
+        text = decode(block, self.encoding)
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        lines = text.split("\n")
+        lines.pop()  # the block ends with a newline
+        unsafe = has_unsafe(text)
+        parse = self.knowledge.parser.feed
+        flt = self.print_filter
+        observer = self.line_observer
+        show_lines = not self.hex_view
+        sym = self.symbolizer
+        log = self.log
+        logged: list[str] | None = [] if log is not None else None
+        for line in lines:
+            if unsafe:
+                line = sanitize(line)
+                plain = strip_sgr(line)
+            else:
+                plain = line
+            visible = flt is None or flt.match(plain)
+            start = len(out)
+            if show_lines and visible:
+                out.append(line)
+            if observer is not None:
+                observer(plain)
+            events = parse(plain)
+            if events:
+                for event in events:
+                    self._event(event, t, out, visible)
+            if sym is not None and "0x" in plain and not plain.startswith(_NO_DECODE_PREFIXES):
+                self._decode_line(plain, out)
+            if logged is not None:
+                logged.append(plain)
+                logged.extend(strip_sgr(R.plain_text(r)) for r in out[start + (1 if show_lines and visible else 0):])
+        if logged:
+            log.write_lines(logged, t)
+
+    def _event(self, event: Any, t: float, out: list[str], visible: bool) -> None:
+        name = type(event).__name__
+        parser_chip = getattr(self.knowledge.parser, "chip", None)
+        if parser_chip:
+            self.chip = parser_chip
+        if name in _RESET_EVENTS:
+            self.resets += 1
+            self.state = "download mode" if getattr(event, "download", False) else "running"
+            marker = R.RESET
+        elif name in CRASH_EVENTS:
+            if name != "Brownout":
+                self.state = "crashed"
+            self.crashes += 1
+            marker = R.CRASH
+        else:
+            marker = R.ANNOTATION
+        note = self.knowledge.annotate(event, self.chip)
+        if note and (visible or marker == R.CRASH):
+            for part in note.splitlines():
+                out.append(marker + part)
+        if name == "Panic":
+            self._decode_panic(event, out)
+        loop = self.knowledge.loop_detector.feed(event, t)
+        if loop is not None:
+            text = self.knowledge.annotate(loop, self.chip) or f"boot loop: {loop}"
+            out.append(R.ALERT + text)
+
+    # -- addresses --------------------------------------------------------------------
+    def _decode_line(self, plain: str, out: list[str]) -> None:
+        sym = self.symbolizer
+        seen: set[int] = set()
+        for match in _ADDR.finditer(plain):
+            addr = int(match.group(1), 16)
+            if addr in seen or not sym.in_code(addr):
+                continue
+            seen.add(addr)
+            out.extend(self.describe(addr))
+
+    def describe(self, addr: int) -> list[str]:
+        """DECODED records for one code address: innermost frame first, then its callers."""
+        locations = self.symbolizer.lookup(addr)
+        if not locations:
+            return [f"{R.DECODED}0x{addr:08x}: ?? (in the ELF's code, no line information)"]
+        lines = []
+        for i, loc in enumerate(locations):
+            where = f"{loc.file}:{loc.line}" if loc.file else "??:?"
+            func = loc.function or "??"
+            if i == 0:
+                lines.append(f"{R.DECODED}0x{addr:08x}: {func} at {where}")
+            else:
+                lines.append(f"{R.DECODED}    (inlined by) {func} at {where}")
+        return lines
+
+    def _decode_panic(self, panic: Any, out: list[str]) -> None:
+        sym = self.symbolizer
+        if sym is None:
+            if not self._warned_no_elf:
+                self._warned_no_elf = True
+                out.append(R.NOTE + "no ELF given (--elf build/app.elf): backtrace addresses are not decoded")
+            return
+        if getattr(panic, "arch", None) != "riscv" or not getattr(panic, "stack", None):
+            return
+        regs = getattr(panic, "registers", None) or {}
+        try:
+            from espmon.symbols import unwind_riscv
+
+            pcs = unwind_riscv(
+                sym, pc=regs.get("MEPC"), ra=regs.get("RA"), sp=regs.get("SP"),
+                stack=panic.stack, stack_base=panic.stack_base,
+            )
+        except (ImportError, ValueError, KeyError, TypeError):
+            pcs = []
+        if not pcs:
+            out.append(R.DECODED + "no backtrace could be unwound from the stack dump: see MEPC (where) and RA (caller) above")
+            return
+        out.append(R.DECODED + "Backtrace (unwound from the stack dump):")
+        for pc in pcs:
+            out.extend(self.describe(pc))
+
+    # -- hex view ---------------------------------------------------------------------
+    def _hex(self, data: bytes) -> list[str]:
+        out = []
+        for i in range(0, len(data), 16):
+            row = data[i : i + 16]
+            text = "".join(chr(b) if 32 <= b < 127 else "." for b in row)
+            out.append(f"{R.HEX}{self._hex_offset + i:08x}  {row.hex(' '):<47}  |{text}|")
+        self._hex_offset += len(data)
+        return out

@@ -1,0 +1,197 @@
+"""Plain streaming monitor: used when stdout is not a terminal (pipes, CI, files).
+
+Same engine and annotations as the console, no prompt_toolkit. The reader thread puts
+chunks on a queue; this thread turns them into text and writes it (one write and flush
+per batch). A partial last line is printed after 100 ms without data and completed when
+its newline arrives. With a non-TTY stdin, commands are read from it (``script``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import signal
+import sys
+import time
+from typing import Any, BinaryIO, TextIO
+
+from espmon.monitor import records as R
+from espmon.monitor.engine import MonitorEngine
+from espmon.monitor.sanitize import strip_sgr
+from espmon.monitor.script import ScriptRunner
+from espmon.monitor.settings import MonitorSettings, Stamper
+
+__all__ = ["PlainMonitor", "IDLE_FLUSH"]
+
+IDLE_FLUSH = 0.1  # seconds without data before a partial line is shown
+
+
+class _Stop(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+class PlainMonitor:
+    def __init__(
+        self,
+        session: Any,
+        engine: MonitorEngine,
+        settings: MonitorSettings,
+        *,
+        out: BinaryIO,
+        err: TextIO,
+        script_source: TextIO | None = None,
+        color: bool = False,
+    ) -> None:
+        self.session = session
+        self.engine = engine
+        self.settings = settings
+        self.out = out
+        self.err = err
+        self.color = color
+        self.show_output = True
+        self.timestamps = settings.timestamps
+        self._stamp = Stamper(settings.timestamp_format)
+        self._queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._printed_partial = ""
+        self.script: ScriptRunner | None = None
+        if script_source is not None:
+            self.script = ScriptRunner(script_source, self._script_command, self._script_stop, self.say)
+            engine.line_observer = self.script.observe_line
+
+    # -- callbacks from other threads -------------------------------------------------
+    def _on_data(self, data: bytes, t: float) -> None:
+        self._queue.put(("data", data, t))
+
+    def _on_event(self, kind: str, text: str) -> None:
+        self._queue.put(("event", kind, text))
+
+    def _script_command(self, name: str, arg: str) -> None:
+        self._queue.put(("cmd", name, arg))
+
+    def _script_stop(self, code: int) -> None:
+        self._queue.put(("stop", code))
+
+    def say(self, text: str) -> None:
+        """espmon's own remarks go to stderr, so stdout carries only the device's story."""
+        print(f"--- {text}", file=self.err, flush=True)
+
+    # -- main loop --------------------------------------------------------------------
+    def run(self) -> int:
+        self.session.on_data = self._on_data
+        self.session.on_event = self._on_event
+        previous = signal.getsignal(signal.SIGTERM)
+        with contextlib.suppress(ValueError):  # not the main thread (tests)
+            signal.signal(signal.SIGTERM, self._sigterm)
+        code = 0
+        try:
+            self.session.start(reset=self.settings.reset)
+            if self.script is not None:
+                self.script.start()
+            code = self._loop()
+        except KeyboardInterrupt:
+            code = 0
+        finally:
+            if self.script is not None:
+                self.script.cancel()
+            self.session.stop()
+            self._drain_pending()
+            self._emit(self.engine.end(time.time()), time.time())
+            with contextlib.suppress(ValueError):
+                signal.signal(signal.SIGTERM, previous)
+        return code
+
+    def _sigterm(self, signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    def _loop(self) -> int:
+        get = self._queue.get
+        while True:
+            try:
+                item = get(timeout=IDLE_FLUSH if self.engine._assembler.partial else None)
+            except queue.Empty:
+                self._show_partial()
+                continue
+            try:
+                self._handle(item)
+                while not self._queue.empty():  # batch what is already there: one write
+                    self._handle(get())
+            except _Stop as stop:
+                return stop.code
+
+    def _drain_pending(self) -> None:
+        while not self._queue.empty():
+            item = self._queue.get()
+            if item[0] == "data":
+                self._handle(item)
+
+    def _handle(self, item: tuple[Any, ...]) -> None:
+        tag = item[0]
+        if tag == "data":
+            self._emit(self.engine.feed(item[1], item[2]), item[2])
+        elif tag == "event":
+            kind, text = item[1], item[2]
+            self.say(text)
+            log = self.engine.log
+            if log is not None:
+                log.note(text)
+        elif tag == "cmd":
+            self._command(item[1], item[2])
+        elif tag == "stop":
+            raise _Stop(item[1])
+
+    def _command(self, name: str, arg: str) -> None:
+        if name == "send":
+            self.session.write(arg.encode(self.settings.encoding, "replace") + self.settings.eol_bytes)
+        elif name == "reset":
+            self.session.reset()
+        elif name == "bootloader":
+            self.session.bootloader()
+        elif name == "output":
+            self.show_output = not self.show_output
+        elif name == "timestamps":
+            self.timestamps = not self.timestamps
+        elif name == "log":
+            self.say("'log' toggling is only available with --log FILE given at start (the log always records)")
+
+    # -- output -----------------------------------------------------------------------
+    def _emit(self, records: list[str], t: float) -> None:
+        if not records or not self.show_output:
+            return
+        text_of = R.plain_text
+        lines = [text_of(r) for r in records]
+        if not self.color:
+            lines = [strip_sgr(line) for line in lines]
+        if self.timestamps:
+            stamp = self._stamp(t) + " "
+            lines = [stamp + line for line in lines]
+        head = ""
+        if self._printed_partial:
+            shown = self._printed_partial
+            self._printed_partial = ""
+            first = records[0]
+            if R.kind(first) == R.DEVICE and strip_sgr(first).startswith(shown) and not self.timestamps:
+                lines[0] = strip_sgr(lines[0])[len(shown):]
+            else:
+                head = "\n"
+        self._write(head + "\n".join(lines) + "\n")
+
+    def _show_partial(self) -> None:
+        if not self.show_output:
+            return
+        partial = self.engine.partial_text()
+        plain = strip_sgr(partial)
+        if not plain.startswith(self._printed_partial) or plain == self._printed_partial:
+            return
+        new = plain[len(self._printed_partial):]
+        if not self._printed_partial and self.timestamps:
+            new = self._stamp(time.time()) + " " + new
+        self._printed_partial = plain
+        self._write(new)
+
+    def _write(self, text: str) -> None:
+        try:
+            self.out.write(text.encode("utf-8", "backslashreplace"))
+            self.out.flush()
+        except BrokenPipeError:
+            raise KeyboardInterrupt from None

@@ -1,0 +1,249 @@
+"""The one open port of a monitor session: its reader thread, its control thread, reconnects.
+
+Threads (the UI never touches the port):
+
+- the **reader** reads whatever is there, writes it to the raw log *first*, then hands it
+  to ``on_data(data, t)`` (the console turns that into one ``call_soon_threadsafe``). When
+  the port vanishes (USB re-enumeration) it reports ``disconnected``, waits for the same
+  path (or the same USB serial number) to come back, reopens it **without resetting** and
+  carries on: whatever was read before the error was already delivered and logged.
+- the **control** thread runs everything that may block: writes, resets (they sleep
+  100 ms), baud and line changes. Their outcome comes back through ``on_event``.
+
+``hold()`` pauses both and hands over the open port (for flashing on the same port).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import select
+import threading
+import time
+from typing import Any, Callable, Iterator
+
+from espmon import link
+from espmon.errors import UserError
+
+__all__ = ["Session", "RECONNECT_DELAY"]
+
+RECONNECT_DELAY = 0.25  # between reopen attempts (esp-idf-monitor: 0.5 s)
+_SMALL_READ = 256  # a read smaller than this means a slow stream: let a few ms of data gather
+_GATHER = 0.004
+
+
+def _port_errors() -> tuple[type[BaseException], ...]:
+    import serial
+
+    return (serial.SerialException, OSError, AttributeError, TypeError)
+
+
+class Session:
+    def __init__(self, url: str, baud: int, *, log: Any = None, usb_jtag: bool | None = None) -> None:
+        self.url = url
+        self.baud = baud
+        self.log = log  # SessionLog or None; may be swapped at any time
+        self.port: Any = None
+        self.identity = link.identify(url)
+        self.usb_jtag = link.is_usb_jtag(url) if usb_jtag is None else usb_jtag
+        self.link_state = "closed"  # closed | connected | disconnected
+        self.rx_bytes = 0
+        self.tx_bytes = 0
+        self.dtr = False
+        self.rts = False
+        self.on_data: Callable[[bytes, float], None] = lambda data, t: None
+        self.on_event: Callable[[str, str], None] = lambda kind, text: None
+        self._stop = threading.Event()
+        self._running = threading.Event()  # cleared by hold()
+        self._running.set()
+        self._idle = threading.Event()  # reader parked inside hold()
+        self._control: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._no_lines_noted = False
+
+    # -- life cycle ---------------------------------------------------------------------
+    def open(self) -> None:
+        self.port = link.open_port(self.url, self.baud)
+        self.link_state = "connected"
+
+    def start(self, reset: bool = False) -> None:
+        if self.port is None:
+            self.open()
+        for target, name in ((self._read_loop, "espmon-reader"), (self._control_loop, "espmon-control")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        if reset:
+            self.reset()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+        self._control.put(None)
+        port = self.port
+        if port is not None:
+            with contextlib.suppress(Exception):
+                port.cancel_read()
+        for thread in self._threads:
+            thread.join(timeout=2.0)
+        if port is not None:
+            with contextlib.suppress(Exception):
+                port.close()
+        self.link_state = "closed"
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[Any]:
+        """Pause reading and hand over the open port (flash on the same port, then resume)."""
+        self._running.clear()
+        with contextlib.suppress(Exception):
+            self.port.cancel_read()
+        self._idle.wait(timeout=1.0)
+        try:
+            yield self.port
+        finally:
+            self._idle.clear()
+            self._running.set()
+
+    # -- requests (run on the control thread) -------------------------------------------
+    def write(self, data: bytes) -> None:
+        self._control.put(lambda: self._write(data))
+
+    def reset(self) -> None:
+        self._control.put(lambda: self._lines("reset", lambda: link.hard_reset(self.port)))
+
+    def bootloader(self) -> None:
+        self._control.put(
+            lambda: self._lines("reset into the bootloader", lambda: link.bootloader_reset(self.port, usb_jtag=self.usb_jtag))
+        )
+
+    def set_dtr(self, value: bool) -> None:
+        self._control.put(lambda: self._lines(f"DTR {'on' if value else 'off'}", lambda: self._set(dtr=value)))
+
+    def set_rts(self, value: bool) -> None:
+        self._control.put(lambda: self._lines(f"RTS {'on' if value else 'off'}", lambda: self._set(rts=value)))
+
+    def send_break(self) -> None:
+        self._control.put(lambda: self._lines("BREAK sent", lambda: self.port.send_break(0.25)))
+
+    def set_baud(self, baud: int) -> None:
+        def change() -> None:
+            try:
+                self.port.baudrate = baud
+            except (ValueError, *_port_errors()) as exc:
+                self.on_event("error", f"cannot set {baud} baud: {exc}")
+                return
+            self.baud = baud
+            self.on_event("note", f"baud rate now {baud}")
+
+        self._control.put(change)
+
+    def call(self, fn: Callable[[], None]) -> None:
+        """Run fn on the control thread, after the writes and resets queued before it."""
+        self._control.put(fn)
+
+    def _set(self, *, dtr: bool | None = None, rts: bool | None = None) -> None:
+        link.set_lines(self.port, dtr=dtr, rts=rts)
+        if dtr is not None:
+            self.dtr = dtr
+        if rts is not None:
+            self.rts = rts
+
+    def _write(self, data: bytes) -> None:
+        if self.link_state != "connected":
+            self.on_event("error", f"not sent ({len(data)} bytes): the port is disconnected")
+            return
+        try:
+            self.port.write(data)
+            self.tx_bytes += len(data)
+        except _port_errors() as exc:
+            self.on_event("error", f"write failed: {exc}")
+
+    def _lines(self, what: str, action: Callable[[], None]) -> None:
+        if self.link_state != "connected":
+            self.on_event("error", f"{what}: the port is disconnected")
+            return
+        try:
+            action()
+        except link.LineControlError as exc:
+            if not self._no_lines_noted:
+                self.on_event(
+                    "note",
+                    f"{what} skipped: {self.url} has no DTR/RTS lines ({exc}); a pty or socket cannot reset the chip",
+                )
+            self._no_lines_noted = True
+            return
+        except _port_errors() as exc:
+            self.on_event("error", f"{what} failed: {exc}")
+            return
+        if what in ("reset", "reset into the bootloader"):
+            self.on_event("reset", what)
+        else:
+            self.on_event("note", what)
+
+    def _control_loop(self) -> None:
+        while True:
+            job = self._control.get()
+            if job is None or self._stop.is_set():
+                return
+            self._running.wait()
+            try:
+                job()
+            except Exception as exc:  # noqa: BLE001 - a failed request must not kill the thread
+                self.on_event("error", f"{type(exc).__name__}: {exc}")
+
+    # -- reading ------------------------------------------------------------------------
+    def _read(self, port: Any) -> bytes:
+        sock = getattr(port, "_socket", None)
+        if sock is not None and not hasattr(port, "_read_buffer"):
+            # socket://: pyserial reads it one byte per call; drain what is there instead.
+            data = port.read(1)
+            if data and select.select([sock], [], [], 0)[0]:
+                more = sock.recv(65536)
+                if not more:
+                    import serial
+
+                    raise serial.SerialException("socket disconnected")
+                data += more
+            return data
+        return port.read(port.in_waiting or 1)
+
+    def _read_loop(self) -> None:
+        errors = _port_errors()
+        while not self._stop.is_set():
+            if not self._running.is_set():
+                self._idle.set()
+                self._running.wait()
+                continue
+            try:
+                data = self._read(self.port)
+            except errors as exc:
+                if self._stop.is_set() or not self._running.is_set():
+                    continue
+                self._reconnect(exc)
+                continue
+            if data:
+                log = self.log
+                if log is not None:
+                    log.write_raw(data)  # before anything else looks at it
+                self.rx_bytes += len(data)
+                self.on_data(data, time.time())
+                if len(data) < _SMALL_READ:
+                    time.sleep(_GATHER)
+
+    def _reconnect(self, exc: BaseException) -> None:
+        self.link_state = "disconnected"
+        self.on_event("disconnected", f"{self.url} disappeared ({exc}); waiting for it to come back")
+        with contextlib.suppress(Exception):
+            self.port.close()
+        lost = time.monotonic()
+        while not self._stop.is_set():
+            if self._stop.wait(RECONNECT_DELAY):
+                return
+            try:
+                port = link.reopen(self.identity, self.baud)
+            except (UserError, *_port_errors()):
+                continue
+            self.port = port
+            self.link_state = "connected"
+            self.on_event("connected", f"{self.url} is back after {time.monotonic() - lost:.1f} s (not reset)")
+            return
