@@ -74,7 +74,7 @@ class TruncatedFrame:
 class OversizedFrame:
     """A frame grew past :data:`MAX_FRAME` without closing; its bytes were dropped."""
 
-    size: int
+    size: int  # MAX_FRAME + 1: the size at which it was dropped
     offset: int
 
 
@@ -105,6 +105,20 @@ class SlipDecoder:
     def in_frame(self) -> bool:
         """True while a frame is open (after its first C0)."""
         return self._in_frame
+
+    @property
+    def pending_offset(self) -> int | None:
+        """Offset of the first byte still held: an open frame or an unreported stray run."""
+        if self._stray:
+            return self._stray_start
+        if self._in_frame:
+            return self._frame_start
+        return None
+
+    @property
+    def pending_frame(self) -> bytes | None:
+        """The unescaped bytes of the open frame so far (None when no frame is open)."""
+        return bytes(self._frame) if self._in_frame else None
 
     @property
     def offset(self) -> int:
@@ -148,24 +162,43 @@ class SlipDecoder:
                     events.append(BadEscape(b, base + i))
                 i += 1
                 continue
-            # Inside a frame: copy the plain run up to the next special byte in one go.
-            j = i
-            while j < n and data[j] != END and data[j] != ESC:
-                j += 1
-            if j > i:
-                self._frame += data[i:j]
-                if len(self._frame) > MAX_FRAME:
-                    if not self._oversized:
-                        events.append(OversizedFrame(len(self._frame), self._frame_start))
-                    self._oversized = True
-                    self._frame.clear()
-            if j >= n:
-                i = n
-                break
-            if data[j] == ESC:
-                self._escape = True
-                i = j + 1
+            # Inside a frame: take everything up to the closing C0 in one go, unescaping
+            # with bytes.replace when every DB in it starts a valid pair (the usual case).
+            stop = data.find(END, i)
+            if stop < 0:
+                stop = n
+            esc = data.find(ESC, i, stop)
+            if esc < 0:
+                self._frame += data[i:stop]
+                i = stop
+            else:
+                seg = data[i:stop]
+                leads = seg.count(b"\xdb")
+                pairs = seg.count(b"\xdb\xdc") + seg.count(b"\xdb\xdd")
+                if leads == pairs:
+                    self._frame += seg.replace(b"\xdb\xdc", b"\xc0").replace(b"\xdb\xdd", b"\xdb")
+                    i = stop
+                elif leads == pairs + 1 and seg[-1] == ESC:
+                    # The chunk (or the frame) ends between DB and its second byte.
+                    self._frame += seg[:-1].replace(b"\xdb\xdc", b"\xc0").replace(b"\xdb\xdd", b"\xdb")
+                    self._escape = True
+                    i = stop
+                else:
+                    # A bad escape in this run: go one escape at a time.
+                    self._frame += data[i:esc]
+                    self._escape = True
+                    i = esc + 1
+            if len(self._frame) > MAX_FRAME:
+                if not self._oversized:
+                    # Reported at the limit, so the event does not depend on the chunking.
+                    events.append(OversizedFrame(MAX_FRAME + 1, self._frame_start))
+                self._oversized = True
+                self._frame.clear()
+            if self._escape or i < n and data[i] != END:
                 continue
+            if i >= n:
+                break
+            j = i
             # data[j] == END: close the frame (an empty C0 C0 pair is only a re-sync).
             if self._frame or self._oversized:
                 if not self._oversized:
