@@ -44,7 +44,7 @@ __attribute__((section(".iram.text"), noinline)) static void bootloader_main(voi
     }
 }
 
-/* The ROM jumps here; the linker script puts .entry.text where each chip's IDF entry is. */
+/* The ROM jumps here; ld/bootloader.entry-in-*.ld put it where each chip's ESP-IDF entry is. */
 __attribute__((section(".entry.text"))) void call_start_cpu0(void)
 {
     bootloader_main();
