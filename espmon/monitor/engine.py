@@ -26,11 +26,13 @@ __all__ = ["MonitorEngine", "CRASH_EVENTS"]
 _ADDR = re.compile(r"0x([0-9a-fA-F]{8})(?![0-9a-fA-F])")
 # The ROM's bootloader load lines carry addresses in code that mean nothing to the app ELF.
 _NO_DECODE_PREFIXES = ("load:", "entry ", "load ")
+# Event class names of parsers.device_events: the first line of a crash (the console can
+# freeze on it) and the reset lines. Panic is the whole block, reported when it ends.
 CRASH_EVENTS = frozenset(
-    {"Panic", "Abort", "AssertFailed", "StackOverflow", "TaskWatchdog", "Esp8266Exception", "Exception8266",
-     "StackSmashing", "HeapCorruption", "Brownout"}
+    {"GuruMeditation", "Abort", "AssertFailed", "StackOverflow", "StackSmashing", "HeapCorruption",
+     "Esp8266Exception", "SoftWatchdog", "Brownout"}
 )
-_RESET_EVENTS = frozenset({"ResetInfo", "Esp8266Reset", "ResetCause"})
+_RESET_EVENTS = frozenset({"ResetInfo", "Esp8266Reset"})
 
 
 class MonitorEngine:
@@ -50,9 +52,11 @@ class MonitorEngine:
         self.log = log  # a SessionLog or None; may be swapped between calls
         self.hex_view = False
         self.state = "running"  # running | download mode | crashed
-        self.chip: str | None = getattr(knowledge.parser, "chip", None)
+        self.chip_info: Any = getattr(knowledge.parser, "chip", None)  # what annotate() is given
+        self.chip: str | None = None  # its display name
         self.resets = 0
         self.crashes = 0
+        self.boot_loops = 0
         self.line_observer: Callable[[str], None] | None = None
         self._assembler = LineAssembler()
         self._hex_offset = 0
@@ -78,6 +82,10 @@ class MonitorEngine:
         for event in self.knowledge.parser.end():
             self._event(event, t, out, True)
         return out
+
+    @property
+    def has_partial(self) -> bool:
+        return bool(self._assembler.partial)
 
     def partial_text(self) -> str:
         """The unfinished last line, sanitized, for showing after an idle time."""
@@ -131,8 +139,9 @@ class MonitorEngine:
     def _event(self, event: Any, t: float, out: list[str], visible: bool) -> None:
         name = type(event).__name__
         parser_chip = getattr(self.knowledge.parser, "chip", None)
-        if parser_chip:
-            self.chip = parser_chip
+        if parser_chip is not None and parser_chip is not self.chip_info:
+            self.chip_info = parser_chip
+            self.chip = getattr(parser_chip, "name", None) or str(parser_chip)
         if name in _RESET_EVENTS:
             self.resets += 1
             self.state = "download mode" if getattr(event, "download", False) else "running"
@@ -144,7 +153,7 @@ class MonitorEngine:
             marker = R.CRASH
         else:
             marker = R.ANNOTATION
-        note = self.knowledge.annotate(event, self.chip)
+        note = self.knowledge.annotate(event, self.chip_info)
         if note and (visible or marker == R.CRASH):
             for part in note.splitlines():
                 out.append(marker + part)
@@ -152,8 +161,9 @@ class MonitorEngine:
             self._decode_panic(event, out)
         loop = self.knowledge.loop_detector.feed(event, t)
         if loop is not None:
-            text = self.knowledge.annotate(loop, self.chip) or f"boot loop: {loop}"
+            text = self.knowledge.annotate(loop, self.chip_info) or f"boot loop: {loop}"
             out.append(R.ALERT + text)
+            self.boot_loops += 1
 
     # -- addresses --------------------------------------------------------------------
     def _decode_line(self, plain: str, out: list[str]) -> None:

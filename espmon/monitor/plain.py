@@ -108,7 +108,7 @@ class PlainMonitor:
         get = self._queue.get
         while True:
             try:
-                item = get(timeout=IDLE_FLUSH if self.engine._assembler.partial else None)
+                item = get(timeout=IDLE_FLUSH if self.engine.has_partial else None)
             except queue.Empty:
                 self._show_partial()
                 continue

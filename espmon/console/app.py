@@ -1,0 +1,300 @@
+"""The full-screen console: builds the prompt_toolkit Application and wires it to the session.
+
+Data path: the session's reader thread calls ``_from_reader`` for each chunk, which only
+appends to an inbox and, if no drain is pending, schedules one with
+``loop.call_soon_threadsafe``. The drain (on the event loop) feeds the engine, appends the
+records to the scrollback and calls ``app.invalidate()`` (prompt_toolkit coalesces redraws;
+``min_redraw_interval`` caps them). A partial last line is shown after 100 ms without data
+by one re-armed timer. The UI never blocks on the port: writes and resets go to the
+session's control thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from typing import Any
+
+from prompt_toolkit.application import Application
+from prompt_toolkit.buffer import Buffer
+from prompt_toolkit.filters import Condition
+from prompt_toolkit.history import InMemoryHistory
+
+from espmon.console.bindings import build_key_bindings
+from espmon.console.commands import lookup
+from espmon.console.keys import KeyMap, control_char, describe, load_keymap
+from espmon.console.layout import build_layout
+from espmon.console.output_control import OutputControl
+from espmon.console.scrollback import Scrollback
+from espmon.console.style import build_style
+from espmon.console.view import View
+from espmon.logfile import SessionLog, default_log_name
+from espmon.monitor import records as R
+from espmon.monitor.engine import MonitorEngine
+from espmon.monitor.settings import MonitorSettings, Stamper
+
+__all__ = ["Console", "run_console", "IDLE_FLUSH"]
+
+IDLE_FLUSH = 0.1
+_LOOP_LOOKBACK = 30.0  # seconds back from a boot-loop alert to look for its first crash
+
+
+class Console:
+    def __init__(self, session: Any, engine: MonitorEngine, settings: MonitorSettings,
+                 keymap: KeyMap | None = None, **app_kwargs: Any) -> None:
+        self.session = session
+        self.engine = engine
+        self.settings = settings
+        self.keymap = keymap or load_keymap(None)
+        self.store = Scrollback(settings.scrollback)
+        self.view = View(self.store)
+        self.raw_mode = False
+        self.prompt_open = False
+        self.echo = False
+        self.show_output = True
+        self.timestamps = settings.timestamps
+        self.freeze_on_crash = settings.freeze_on_crash
+        self.mouse = False
+        self.help_visible = False
+        self.status_message: tuple[str, bool, float] = ("", False, 0.0)
+        self.output_window: Any = None
+        self.input_window: Any = None
+        self._inbox: collections.deque[tuple[bytes, float]] = collections.deque()
+        self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_data = 0.0
+        self._idle_handle: asyncio.TimerHandle | None = None
+        self._partial_visible = False
+        self._loops_seen = 0
+        self.input = Buffer(multiline=False, history=InMemoryHistory(), accept_handler=self._accept)
+        self._stamp = Stamper(settings.timestamp_format)
+        self.output_control = OutputControl(
+            self.store, self.view, partial=self._partial, timestamp=self._stamp,
+            show_timestamps=lambda: self.timestamps, on_scroll=self.view.scroll,
+        )
+        self.app: Application[int] = Application(
+            layout=build_layout(self),
+            key_bindings=build_key_bindings(self),
+            style=build_style(),
+            full_screen=True,
+            mouse_support=Condition(lambda: self.mouse),
+            min_redraw_interval=0.05,
+            **app_kwargs,
+        )
+
+    # -- life cycle ---------------------------------------------------------------------
+    def run(self) -> int:
+        self.session.on_data = self._from_reader
+        self.session.on_event = self._event_from_thread
+        return self.app.run(pre_run=self._started) or 0
+
+    def _started(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        exit_keys = describe(self.exit_keys())
+        self.note(f"espmon monitor on {self.session.url} at {self.session.baud} baud; {exit_keys} or "
+                  f"{describe((self.keymap.menu, 'x'))} exits, {describe((self.keymap.menu, 'c-h'))} shows the keys")
+        self.session.start(reset=self.settings.reset)
+
+    def exit(self) -> None:
+        self.flush_end()
+        self.app.exit(result=0)
+
+    def flush_end(self) -> None:
+        """Process what is still in the inbox and the partial line (on exit)."""
+        self._drain()
+        records = self.engine.end(time.time())
+        if records:
+            self.store.extend(records, time.time())
+
+    # -- data from the reader thread ----------------------------------------------------
+    def _from_reader(self, data: bytes, t: float) -> None:
+        self._inbox.append((data, t))
+        if not self._scheduled and self._loop is not None:
+            self._scheduled = True
+            self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        self._scheduled = False  # before popping: a chunk appended meanwhile schedules a new drain
+        inbox, feed, store = self._inbox, self.engine.feed, self.store
+        got = False
+        while inbox:
+            data, t = inbox.popleft()
+            got = True
+            records = feed(data, t)
+            if records and self.show_output:
+                store.extend(records, t)
+            elif records:
+                store.extend([r for r in records if r[:1] in (R.ALERT, R.CRASH, R.NOTE)], t)
+        if not got:
+            return
+        if not self.engine.has_partial:
+            self._partial_visible = False
+        self._last_data = time.monotonic()
+        if self.engine.boot_loops != self._loops_seen:
+            self._loops_seen = self.engine.boot_loops
+            if self.freeze_on_crash and not self.view.paused:
+                self._freeze()
+        self._arm_idle()
+        self.app.invalidate()
+
+    def _freeze(self) -> None:
+        since = time.time() - _LOOP_LOOKBACK
+        first = self.store.find_kind(R.CRASH, since, self.store.total)
+        if first is None:
+            first = self.store.find_kind(R.RESET, since, self.store.total)
+        if first is not None:
+            self.view.show_from(max(self.store.first, first - 3), "frozen on the first crash of the boot loop")
+        else:
+            self.view.pause("boot loop: frozen")
+
+    def _arm_idle(self) -> None:
+        if self._idle_handle is None and self._loop is not None and self.engine.has_partial:
+            self._idle_handle = self._loop.call_later(IDLE_FLUSH, self._idle)
+
+    def _idle(self) -> None:
+        self._idle_handle = None
+        if not self.engine.has_partial:
+            return
+        wait = self._last_data + IDLE_FLUSH - time.monotonic()
+        if wait > 0.005:
+            self._idle_handle = self._loop.call_later(wait, self._idle)  # type: ignore[union-attr]
+            return
+        self._partial_visible = True
+        self.app.invalidate()
+
+    def _partial(self) -> str:
+        return self.engine.partial_text() if self._partial_visible and self.show_output else ""
+
+    def _event_from_thread(self, kind: str, text: str) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._event, kind, text)
+
+    def _event(self, kind: str, text: str) -> None:
+        self.note(text)
+        if kind == "error":
+            self.message(text, error=True)
+        elif kind in ("disconnected", "connected"):
+            self.message(text)
+
+    # -- output helpers -----------------------------------------------------------------
+    def note(self, text: str) -> None:
+        self.store.extend([R.NOTE + text], time.time())
+        if self.engine.log is not None:
+            self.engine.log.note(text)
+        self.app.invalidate()
+
+    def message(self, text: str, error: bool = False, seconds: float = 6.0) -> None:
+        self.status_message = (text, error, time.monotonic() + seconds)
+        self.app.invalidate()
+
+    def menu_pending(self) -> bool:
+        buffer = self.app.key_processor.key_buffer
+        return bool(buffer) and buffer[0].key == self.keymap.menu
+
+    def exit_keys(self) -> tuple[str, ...]:
+        seqs = self.keymap.bindings.get("exit") or [(self.keymap.menu, "x")]
+        return seqs[0]
+
+    def prompt_text(self) -> str:
+        return ":" if self.prompt_open else "> "
+
+    def raw_hint(self) -> str:
+        return (f"raw keys: every key goes to the device ({describe((self.keymap.menu, 'k'))}: line input, "
+                f"{describe((self.keymap.menu, ':'))}: command)")
+
+    # -- sending ------------------------------------------------------------------------
+    def send_line(self, text: str) -> None:
+        self.session.write(text.encode(self.settings.encoding, "replace") + self.settings.eol_bytes)
+        if self.echo:
+            self.store.extend([R.SENT + text], time.time())
+
+    def send_raw(self, text: str) -> None:
+        if text:
+            self.send_raw_bytes(text.encode(self.settings.encoding, "replace"))
+
+    def send_raw_bytes(self, data: bytes) -> None:
+        self.session.write(data)
+
+    def send_key(self, key: str) -> None:
+        ch = control_char(key)
+        if ch is not None:
+            self.send_raw(ch)
+
+    # -- input line and commands --------------------------------------------------------
+    def _accept(self, buffer: Buffer) -> bool:
+        text = buffer.text
+        if self.prompt_open:
+            self.close_prompt()
+            self.run_line_command(text)
+        elif text.startswith("::"):
+            self.send_line(text[1:])
+        elif text.startswith(":"):
+            self.run_line_command(text[1:])
+        else:
+            self.send_line(text)
+        return False
+
+    def run_line_command(self, line: str) -> None:
+        line = line.strip()
+        if not line:
+            return
+        if line.startswith("/"):
+            self.run_command("search", line[1:])
+            return
+        name, _, arg = line.partition(" ")
+        self.run_command(name, arg.strip())
+
+    def run_command(self, name: str, arg: str = "") -> None:
+        cmd = lookup(name)
+        if cmd is None:
+            self.message(f":{name}: unknown command (:help lists them)", error=True)
+            return
+        cmd.handler(self, arg)
+        self.app.invalidate()
+
+    def open_prompt(self, prefill: str) -> None:
+        """Open the ``:`` command line (also in raw mode) with some text typed."""
+        if self.raw_mode:
+            self.prompt_open = True
+            self.input.text = prefill
+        else:
+            self.input.text = ":" + prefill
+        self.input.cursor_position = len(self.input.text)
+        self.app.layout.focus(self.input_window)
+
+    def close_prompt(self) -> None:
+        self.prompt_open = False
+        self.input.reset()
+        if self.raw_mode:
+            self.app.layout.focus(self.output_window)
+
+    def set_raw_mode(self, raw: bool) -> None:
+        self.raw_mode = raw
+        self.prompt_open = False
+        self.app.layout.focus(self.output_window if raw else self.input_window)
+        self.message("raw keys: each key is sent" if raw else "line input: Enter sends the line")
+
+    def toggle_log(self, path: str | None) -> None:
+        log = self.engine.log
+        if log is not None and path is None:
+            self.note(f"log closed: {log.raw_path} and {log.text_path}")
+            self.engine.log = None
+            self.session.log = None
+            log.close()
+            return
+        if log is not None:
+            log.close()
+        name = path or self.settings.log_path or default_log_name()
+        try:
+            new = SessionLog(name)
+        except OSError as exc:
+            self.message(f"log: cannot write {name}: {exc.strerror or exc}", error=True)
+            return
+        self.engine.log = new
+        self.session.log = new
+        self.note(f"logging to {new.raw_path} (raw bytes) and {new.text_path} (text)")
+
+
+def run_console(session: Any, engine: MonitorEngine, settings: MonitorSettings, keymap: KeyMap | None) -> int:
+    return Console(session, engine, settings, keymap).run()

@@ -1,0 +1,176 @@
+"""The console's containers: output pane, status bar, input line, help overlay.
+
+Everything here reads the ``Console`` at render time (fragment functions and Conditions);
+no widget holds state of its own.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from prompt_toolkit.filters import Condition
+from prompt_toolkit.layout import (
+    ConditionalContainer, Float, FloatContainer, FormattedTextControl, HSplit, Layout, Window,
+)
+from prompt_toolkit.layout.controls import BufferControl
+from prompt_toolkit.layout.processors import BeforeInput
+from prompt_toolkit.widgets import Frame
+
+from espmon.console.commands import COMMANDS
+from espmon.console.keys import describe
+
+if TYPE_CHECKING:  # pragma: no cover
+    from espmon.console.app import Console
+
+__all__ = ["build_layout", "status_fragments", "help_fragments"]
+
+Fragments = list[tuple[str, str]]
+
+
+def _size(n: int) -> str:
+    if n < 10_000:
+        return f"{n} B"
+    if n < 10_000_000:
+        return f"{n / 1000:.1f} kB"
+    return f"{n / 1_000_000:.1f} MB"
+
+
+def _state(con: "Console") -> tuple[str, str]:
+    link = con.session.link_state
+    if link == "disconnected":
+        return "class:status.state.disconnected", " reconnecting "
+    if link == "closed":
+        return "class:status.state.disconnected", " closed "
+    state = con.engine.state
+    style = {"crashed": "crashed", "download mode": "download"}.get(state, "running")
+    return f"class:status.state.{style}", f" {state} "
+
+
+def status_fragments(con: "Console") -> Fragments:
+    s = con.session
+    frags: Fragments = [
+        ("class:status.port", f" {s.url} "),
+        ("class:status", f"{s.baud} "),
+        ("class:status", f"| {con.engine.chip or 'chip ?'} "),
+        _state(con),
+        ("class:status", f" rx {_size(s.rx_bytes)} tx {_size(s.tx_bytes)} "),
+    ]
+    log = con.engine.log
+    frags.append(("class:status", f"| log {log.raw_path.name} " if log is not None else "| no log "))
+    flags = ["RAW" if con.raw_mode else "LINE", con.settings.eol]
+    if con.echo:
+        flags.append("echo")
+    if con.engine.hex_view:
+        flags.append("hex")
+    if con.timestamps:
+        flags.append("time")
+    if not con.show_output:
+        flags.append("HIDDEN")
+    if con.freeze_on_crash:
+        flags.append("freeze")
+    frags.append(("class:status.flag", "| " + " ".join(flags) + " "))
+    if con.view.paused:
+        frags.append(("class:status.paused", f" {con.view.reason or 'paused'} +{con.view.new_lines()} "))
+    if con.menu_pending():
+        frags.append(("class:status.message", f" {describe((con.keymap.menu,))} … (then Ctrl+H: help) "))
+    text, error, until = con.status_message
+    if text and time.monotonic() < until:
+        frags.append(("class:status.error" if error else "class:status.message", f" {text} "))
+    return frags
+
+
+def _keys_text(con: "Console", name: str) -> str:
+    """Compact key list: "Ctrl+], Ctrl+T Ctrl+X/x/q" (menu sequences grouped)."""
+    menu = con.keymap.menu
+    direct, after_menu = [], []
+    for seq in con.keymap.bindings.get(name, []):
+        if len(seq) == 2 and seq[0] == menu:
+            after_menu.append(describe(seq[1:]))
+        else:
+            direct.append(describe(seq))
+    if after_menu:
+        direct.append(describe((menu,)) + " " + "/".join(after_menu))
+    return ", ".join(direct)
+
+
+def help_fragments(con: "Console") -> Fragments:
+    """Two columns generated from the command table: keys, :name ARG, what it does."""
+    width = con.app.output.get_size().columns - 4
+    col = max(40, width // 2 - 1) if width >= 100 else width
+    columns: list[list[tuple[str, str]]] = [[], []]
+    for group, title in (("device", "Device"), ("console", "Console"), ("view", "Scrollback")):
+        target = columns[1] if (group == "view" and col < width) else columns[0]
+        if target:
+            target.append(("class:help", ""))
+        target.append(("class:help.title", title))
+        for cmd in COMMANDS:
+            if cmd.group != group:
+                continue
+            name = cmd.name + (f" {cmd.arg}" if cmd.arg else "")
+            target.append(("class:help.key", f"{_keys_text(con, cmd.name):<21.21} "))
+            target.append(("class:help", f"{name}: {cmd.help}"))
+    frags: Fragments = [("class:help.title", " espmon monitor: keys and :commands (Esc closes)\n")]
+    left = _rows(columns[0])
+    right = _rows(columns[1])
+    for i in range(max(len(left), len(right))):
+        line_l = left[i] if i < len(left) else []
+        line_r = right[i] if i < len(right) else []
+        used = sum(len(t) for _, t in line_l)
+        frags.extend(_clip(line_l, col))
+        if line_r:
+            frags.append(("class:help", " " * max(1, col - min(used, col) + 1)))
+            frags.extend(_clip(line_r, width - col - 1))
+        frags.append(("class:help", "\n"))
+    frags.append(("class:help", " Line mode: Enter sends the line, ':cmd' runs a command, '::x' sends ':x'. Remap keys: --keys FILE."))
+    return frags
+
+
+def _rows(items: list[tuple[str, str]]) -> list[Fragments]:
+    rows: list[Fragments] = []
+    pending: Fragments = []
+    for style, text in items:
+        if style == "class:help.key":
+            pending = [(style, " " + text)]
+            continue
+        rows.append(pending + [(style, (" " if not pending else "") + text)])
+        pending = []
+    return rows
+
+
+def _clip(frags: Fragments, width: int) -> Fragments:
+    out: Fragments = []
+    for style, text in frags:
+        if width <= 0:
+            break
+        out.append((style, text[:width]))
+        width -= len(text)
+    return out
+
+
+def build_layout(con: "Console") -> Layout:
+    output = Window(content=con.output_control, wrap_lines=False, always_hide_cursor=True)
+    status = Window(FormattedTextControl(lambda: status_fragments(con)), height=1, style="class:status")
+    input_line = Window(
+        BufferControl(buffer=con.input, input_processors=[BeforeInput(lambda: con.prompt_text(), style="class:input.prompt")]),
+        height=1,
+    )
+    show_input = Condition(lambda: not con.raw_mode or con.prompt_open)
+    raw_hint = Window(
+        FormattedTextControl(lambda: [("class:input.raw", con.raw_hint())]), height=1,
+    )
+    body = HSplit([
+        output,
+        status,
+        ConditionalContainer(input_line, filter=show_input),
+        ConditionalContainer(raw_hint, filter=~show_input),
+    ])
+    help_box = Frame(Window(FormattedTextControl(lambda: help_fragments(con)), style="class:help"),
+                     style="class:help.border")
+    root = FloatContainer(
+        content=body,
+        floats=[Float(ConditionalContainer(help_box, filter=Condition(lambda: con.help_visible)), top=1, bottom=3)],
+    )
+    con.output_window = output
+    con.input_window = input_line
+    return Layout(root, focused_element=input_line)
