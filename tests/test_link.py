@@ -1,0 +1,122 @@
+"""Ports: open by URL, reset without modem lines, port discovery, reconnect after the port vanishes."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from espmon import link
+from espmon.errors import UserError
+from espmon.session import Session
+from monitor_support import PtyBoard, start_monitor, wait_for
+
+
+@pytest.fixture
+def board(tmp_path):
+    b = PtyBoard(tmp_path)
+    yield b
+    b.close()
+
+
+def test_open_pty_and_reset_without_lines(board):
+    port = link.open_port(board.path, 115200)
+    try:
+        with pytest.raises(link.LineControlError):
+            link.hard_reset(port, sleep=lambda s: None)
+        board.write(b"abc")
+        assert wait_for(lambda: port.in_waiting == 3, 5)
+    finally:
+        port.close()
+
+
+def test_open_missing_port_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="cannot open"):
+        link.open_port(str(tmp_path / "missing"), 115200)
+
+
+def test_loop_url_and_line_changes():
+    port = link.open_port("loop://", 115200)
+    try:
+        link.bootloader_reset(port, sleep=lambda s: None)
+        link.hard_reset(port, sleep=lambda s: None)
+        assert port.rts is False and port.dtr is False  # both released at the end
+    finally:
+        port.close()
+
+
+def test_candidates_are_sorted_espressif_first(monkeypatch):
+    ports = [
+        SimpleNamespace(device="/dev/ttyUSB1", description="FT232R", vid=0x0403, pid=0x6001, serial_number="A", location="1-2"),
+        SimpleNamespace(device="/dev/ttyS0", description="n/a", vid=None, pid=None, serial_number=None, location=None),
+        SimpleNamespace(device="/dev/ttyACM0", description="USB JTAG", vid=0x303A, pid=0x1001, serial_number="B", location="1-1"),
+        SimpleNamespace(device="/dev/ttyUSB0", description="CP2102", vid=0x10C4, pid=0xEA60, serial_number="C", location="1-3"),
+    ]
+    from serial.tools import list_ports
+
+    monkeypatch.setattr(list_ports, "comports", lambda: ports)
+    found = link.find_candidates()
+    assert [c.device for c in found] == ["/dev/ttyACM0", "/dev/ttyUSB0", "/dev/ttyUSB1"]
+    assert "USB-Serial/JTAG" in found[0].guess and "CP210x" in found[1].guess
+    monkeypatch.delenv("ESPPORT", raising=False)
+    assert link.guess_port() == "/dev/ttyACM0"
+    monkeypatch.setenv("ESPPORT", "rfc2217://h:1")
+    assert link.guess_port() == "rfc2217://h:1"
+    monkeypatch.setattr(list_ports, "comports", lambda: [])
+    monkeypatch.delenv("ESPPORT")
+    with pytest.raises(UserError, match="no ESP board found"):
+        link.guess_port()
+
+
+def test_reconnect_by_usb_serial_number(monkeypatch, board):
+    """A re-enumerated board that comes back under another name is found by its serial number."""
+    from serial.tools import list_ports
+
+    monkeypatch.setattr(list_ports, "comports", lambda: [SimpleNamespace(
+        device=board.path, description="", vid=0x303A, pid=0x1001, serial_number="SN1", location=None)])
+    ident = link.PortIdentity("/dev/ttyACM7", "SN1", 0x303A, 0x1001)
+    port = link.reopen(ident, 115200)
+    port.close()
+
+
+def test_session_survives_the_port_vanishing(board):
+    got = bytearray()
+    events = []
+    session = Session(board.path, 115200)
+    session.on_data = lambda data, t: got.extend(data)
+    session.on_event = lambda kind, text: events.append(kind)
+    session.start()
+    try:
+        board.write(b"before\r\n")
+        assert wait_for(lambda: b"before\r\n" in got, 5)
+        board.vanish()
+        assert wait_for(lambda: "disconnected" in events, 5)
+        time.sleep(0.6)  # a few failed reopen attempts
+        board.come_back()
+        assert wait_for(lambda: "connected" in events, 10)
+        board.write(b"after\r\n")
+        assert wait_for(lambda: b"after\r\n" in got, 5)
+    finally:
+        session.stop()
+    assert bytes(got) == b"before\r\nafter\r\n"
+
+
+def test_monitor_reconnects_and_logs_everything(board, tmp_path):
+    log = tmp_path / "c.log"
+    proc = start_monitor([board.path, "--no-reset", "--log", str(log)], board, stdin=subprocess.DEVNULL)
+    try:
+        board.write(b"line 1\r\n")
+        assert wait_for(lambda: log.exists() and log.read_bytes() == b"line 1\r\n", 10)
+        board.vanish()
+        time.sleep(0.5)
+        board.come_back()
+        assert wait_for(lambda: "back after" in log.with_suffix(".log.txt").read_text(), 10)
+        board.write(b"line 2\r\n")
+        assert wait_for(lambda: log.read_bytes() == b"line 1\r\nline 2\r\n", 10)
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+    assert out.decode().splitlines() == ["line 1", "line 2"]
+    assert "disappeared" in err.decode() and "back after" in err.decode()

@@ -1,0 +1,65 @@
+"""The log file: raw bytes exactly as received, even when the process is SIGKILLed; text log."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+
+import pytest
+
+from espmon.logfile import SessionLog, text_log_path
+from monitor_support import PtyBoard, start_monitor, wait_for
+
+
+@pytest.fixture
+def board(tmp_path):
+    b = PtyBoard(tmp_path)
+    yield b
+    b.close()
+
+
+def test_raw_log_survives_sigkill(board, tmp_path):
+    log = tmp_path / "capture.log"
+    proc = start_monitor([board.path, "--no-reset", "--log", str(log)], board, stdin=subprocess.DEVNULL)
+    rng = random.Random(4)
+    try:
+        for i in range(200):
+            line = f"I ({i}) app: {'x' * rng.randrange(0, 300)}".encode()
+            junk = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 5)))
+            board.write(line + junk + b"\r\n")
+        board.write(b"no newline yet \xff")
+        # once the monitor has read every byte from the tty, kill it with no chance to flush
+        assert wait_for(lambda: board.pending() == 0, 20)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    assert log.read_bytes() == bytes(board.sent)
+    text = text_log_path(log).read_text()
+    assert "I (199) app:" in text
+
+
+def test_session_log_writes_both_files(tmp_path):
+    with SessionLog(tmp_path / "x.log") as log:
+        log.write_raw(b"\x1b[0;32mI (1) a: b\x1b[0m\r\n")
+        log.write_lines(["I (1) a: b", "--- note"], 1_700_000_000.5)
+        log.note("port back", 1_700_000_001.0)
+        assert log.raw_bytes == 23
+    assert (tmp_path / "x.log").read_bytes() == b"\x1b[0;32mI (1) a: b\x1b[0m\r\n"
+    lines = (tmp_path / "x.log.txt").read_text().splitlines()
+    assert lines[0].endswith(".500 I (1) a: b")
+    assert lines[2].endswith("--- port back")
+    log.write_raw(b"after close is ignored")
+    assert (tmp_path / "x.log").read_bytes().endswith(b"\r\n")
+
+
+def test_unwritable_log_is_a_user_error(board, tmp_path):
+    from monitor_support import run_monitor
+
+    result = run_monitor([board.path, "--no-reset", "--log", str(tmp_path / "no" / "such" / "dir.log")])
+    assert result.returncode == 2
+    assert result.stderr.decode().startswith("espmon: error: --log")
