@@ -1,0 +1,483 @@
+"""esptool ``--trace`` text -> typed events, for every esptool format from 2.2 to 5.x.
+
+Feed text in any chunking (:meth:`TraceParser.feed`) or one line at a time
+(:meth:`TraceParser.feed_line`), then call :meth:`TraceParser.end`. Each event carries
+the 1-based line where it starts and, for trace records, the time ``t`` in seconds since
+the start of the trace (the sum of the ``+delta`` values). Bad input never raises: it
+becomes a :class:`TraceWarning` and parsing goes on.
+
+The formats (see ``shared/research/trace-format.md``)::
+
+    TRACE +0.000 command op=0x08 data len=36 wait_response=1 timeout=0.100 data=b'\\x07...'  2.2-2.3
+    TRACE +0.000 command op=0x08 data len=36 wait_response=1 timeout=0.100 data=             2.4-4.x
+      TRACE +0.000   --- Cmd SYNC (0x08) | data_len 36 | wait_response 1 | timeout 0.100 | data   5.x
+
+followed by ``Write N bytes:``, ``Read N bytes:``, ``Received full packet:`` (``Full
+packet:`` in 2.2-2.3), ``Read invalid data:``, ``Remaining data in serial buffer:``, timeout
+messages and free-form messages; bytes longer than 16 continue on hexdump lines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from parsers.hexdump import (
+    is_cut_marker,
+    parse_dump_line,
+    parse_inline_hex,
+    parse_joined_dump,
+    parse_repr_bytes,
+)
+
+__all__ = [
+    "FORMAT_REPR",
+    "FORMAT_HEX",
+    "FORMAT_V5",
+    "MAX_LINE",
+    "TraceFormat",
+    "TraceCommand",
+    "TraceBytes",
+    "TraceTimeout",
+    "TraceMessage",
+    "TextLine",
+    "TraceWarning",
+    "TraceEvent",
+    "TraceParser",
+    "parse_trace",
+]
+
+FORMAT_REPR = "v2-repr"  # esptool 2.2-2.3: Python repr() of bytes
+FORMAT_HEX = "v2-v4"  # esptool 2.4-4.x: HexFormatter, `command op=0x..`
+FORMAT_V5 = "v5"  # esptool 5.x: `--- Cmd NAME (0x..) | ...`
+
+#: Longer lines are cut here (the rest is skipped with a warning), so that a file with
+#: no newlines cannot grow memory without bound.
+MAX_LINE = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class TraceFormat:
+    """The format family of the trace records from ``line`` on."""
+
+    line: int
+    family: str
+
+
+@dataclass(frozen=True, slots=True)
+class TraceCommand:
+    """A command header: esptool is about to send request ``op``."""
+
+    line: int
+    t: float
+    op: int
+    name: str | None  # the name esptool 5 printed (None before 5.0)
+    data_len: int
+    wait_response: bool
+    timeout: float
+    data: bytes  # the payload as dumped on the header (may be short, see complete)
+    complete: bool  # len(data) == data_len and no dump line was lost
+
+
+@dataclass(frozen=True, slots=True)
+class TraceBytes:
+    """Bytes esptool printed. ``kind``: ``write`` (a SLIP frame sent, escaped, with its
+    C0s), ``read`` (a raw chunk read from the port), ``packet`` (a frame esptool
+    assembled, unescaped), ``invalid`` (the chunk that held a bad byte) or ``remaining``
+    (what was still waiting in the port after that)."""
+
+    line: int
+    t: float
+    kind: str
+    data: bytes
+    declared: int | None  # the N of `Write N bytes` / `Read N bytes`
+    complete: bool  # every byte is here (no dump line lost or cut)
+    resumed: bool = False  # these bytes follow lines a user cut out of the same dump
+
+
+@dataclass(frozen=True, slots=True)
+class TraceTimeout:
+    """The reader got no byte within the serial timeout."""
+
+    line: int
+    t: float
+    message: str
+    received: int | None  # bytes of a half-received packet, when esptool says
+
+
+@dataclass(frozen=True, slots=True)
+class TraceMessage:
+    """Any other message printed through esptool's ``trace()`` (retries, warnings,
+    lines users added to their own esptool)."""
+
+    line: int
+    t: float
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class TextLine:
+    """A line of esptool's own output (not a trace record)."""
+
+    line: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TraceWarning:
+    """Input that is damaged, inconsistent or not esptool's."""
+
+    line: int
+    message: str
+
+
+TraceEvent = TraceFormat | TraceCommand | TraceBytes | TraceTimeout | TraceMessage | TextLine | TraceWarning
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+_PREFIX = re.compile(r"TRACE \+(-?\d+(?:\.\d*)?)(\s*)")
+_BYTES = re.compile(r"(Write|Read) (\d+) bytes:(.*)")
+_CMD_HEX = re.compile(
+    r"command op=0x([0-9a-fA-F]{1,2}) data len=(\d+) wait_response=(\d+) timeout=(\d+(?:\.\d*)?) data=(.*)"
+)
+_CMD_V5 = re.compile(
+    r"--- Cmd (?:\[[^\]]*\])?([A-Za-z0-9_]+)(?:\[/[^\]]*\])? \(0x([0-9a-fA-F]{1,2})\) \| data_len (\d+)"
+    r" \| wait_response (\d+) \| timeout (\d+(?:\.\d*)?) \| data(.*)"
+)
+_COUNT = re.compile(r"Packet content transfer stopped ?(?:\(received (\d+) bytes\))?")
+_TIMEOUTS = (
+    "Timed out waiting for packet",  # 2.2-3.1
+    "No serial data received",  # 3.2+
+    "Serial data stream stopped",  # 3.2+
+    "Packet content transfer stopped",  # 3.2+
+)
+_BYTE_LABELS = (
+    ("Received full packet:", "packet"),
+    ("Full packet:", "packet"),  # 2.2-2.3
+    ("Read invalid data:", "invalid"),
+    ("Remaining data in serial buffer:", "remaining"),
+)
+# esptool-js prints `TRACE 4983.000 Read 1 bytes: ...` (absolute ms, no +);
+# esp-serial-flasher prints `--- WRITE ---` style dumps. Neither is esptool's.
+_FOREIGN = (
+    (re.compile(r"\s*TRACE \d+(?:\.\d+)? "), "esptool-js"),
+    (re.compile(r"\s*-{2,} ?(?:WRITE|READ)\b"), "esp-serial-flasher"),
+)
+_FENCE = re.compile(r"\s*(?:```|~~~)\S*\s*$")
+_JUNK_HEAD = frozenset({"`", "```", "*", "**", ">"})
+
+
+class _Block:
+    """A record whose bytes continue on hexdump lines."""
+
+    __slots__ = ("kind", "line", "t", "expected", "chunks", "got", "cmd", "resumed", "lost")
+
+    def __init__(self, kind: str, line: int, t: float, expected: int | None,
+                 cmd: tuple | None = None, resumed: bool = False) -> None:
+        self.kind = kind
+        self.line = line
+        self.t = t
+        self.expected = expected  # None: length unknown, take dump lines while they come
+        self.chunks: list[bytes] = []
+        self.got = 0
+        self.cmd = cmd  # (op, name, data_len, wait_response, timeout) for a command
+        self.resumed = resumed
+        self.lost = False
+
+
+class TraceParser:
+    """Line state machine over esptool trace text (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._lineno = 0
+        self._t_ms = 0
+        self._partial = ""
+        self._skipping = False  # inside an overlong line
+        self._block: _Block | None = None
+        self._family: str | None = None
+        self._orphans = False  # inside a run of dump lines that have no header
+        self._foreign: set[str] = set()
+
+    @property
+    def lines(self) -> int:
+        """Lines seen so far."""
+        return self._lineno
+
+    @property
+    def family(self) -> str | None:
+        return self._family
+
+    # --- input ---------------------------------------------------------------------
+
+    def feed(self, text: str) -> list[TraceEvent]:
+        """Feed text in any chunking; complete lines are parsed at once."""
+        out: list[TraceEvent] = []
+        if not text:
+            return out
+        parts = text.split("\n")
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if self._skipping:
+                if not last:
+                    self._skipping = False
+                continue
+            room = MAX_LINE - len(self._partial)
+            if len(part) >= room:
+                self._partial += part[:room]
+                out += self.feed_line(self._partial)
+                self._partial = ""
+                out.append(TraceWarning(self._lineno, f"line longer than {MAX_LINE} characters; the rest was skipped"))
+                self._skipping = last
+                continue
+            if last:
+                self._partial += part
+            else:
+                out += self.feed_line(self._partial + part)
+                self._partial = ""
+        return out
+
+    def end(self) -> list[TraceEvent]:
+        """The input is over: parse a last line with no newline, close an open dump."""
+        out: list[TraceEvent] = []
+        if self._partial:
+            out += self.feed_line(self._partial)
+            self._partial = ""
+        self._skipping = False
+        if self._block is not None:
+            self._finish(out)
+        return out
+
+    def feed_line(self, raw: str) -> list[TraceEvent]:
+        """Parse one line (without its newline)."""
+        self._lineno += 1
+        out: list[TraceEvent] = []
+        line = raw.rstrip("\r\n")
+        if "\x1b" in line:
+            line = _ANSI.sub("", line)
+        if "\r" in line:
+            line = line.replace("\r", " ")
+        blk = self._block
+        if blk is not None and self._continue(blk, line, out):
+            return out
+        idx = line.find("TRACE +")
+        if idx < 0:
+            self._text(line, out)
+            return out
+        self._orphans = False
+        head = line[:idx].strip()
+        if head and head not in _JUNK_HEAD:
+            out.append(TextLine(self._lineno, head))
+        # A log glued onto one line holds several records: split before each prefix.
+        starts = [idx]
+        nxt = line.find("TRACE +", idx + 7)
+        while nxt >= 0:
+            starts.append(nxt)
+            nxt = line.find("TRACE +", nxt + 7)
+        for k, start in enumerate(starts):
+            end = starts[k + 1] if k + 1 < len(starts) else len(line)
+            if self._block is not None:
+                self._finish(out)
+            self._record(line[start:end].rstrip() if k + 1 < len(starts) else line[start:end], out)
+        return out
+
+    # --- records -------------------------------------------------------------------
+
+    def _record(self, seg: str, out: list[TraceEvent]) -> None:
+        m = _PREFIX.match(seg)
+        if m is None:
+            out.append(TraceWarning(self._lineno, f"unreadable TRACE prefix: {seg[:40]!r}"))
+            return
+        try:
+            self._t_ms += round(float(m.group(1)) * 1000)
+        except (ValueError, OverflowError):
+            out.append(TraceWarning(self._lineno, f"unreadable time {m.group(1)!r}"))
+        t = self._t_ms / 1000
+        wide = len(m.group(2)) >= 3  # esptool 5 puts 3 spaces before the message
+        msg = seg[m.end():]
+        c = msg[:1]
+        if c in "WR":
+            bm = _BYTES.match(msg)
+            if bm is not None:
+                self._set_family(FORMAT_V5 if wide else FORMAT_HEX, out, strong=False)
+                kind = "write" if bm.group(1) == "Write" else "read"
+                self._payload(kind, t, bm.group(3), int(bm.group(2)), out)
+                return
+        for label, kind in _BYTE_LABELS:
+            if msg.startswith(label):
+                if label == "Full packet:":
+                    self._set_family(FORMAT_REPR, out)
+                self._payload(kind, t, msg[len(label):], None, out)
+                return
+        if c == "-" and msg.startswith("--- Cmd"):
+            cm = _CMD_V5.match(msg)
+            if cm is not None:
+                self._set_family(FORMAT_V5, out)
+                rest = cm.group(6).strip()
+                if rest.endswith("---"):
+                    rest = rest[:-3].rstrip()
+                self._command(int(cm.group(2), 16), cm.group(1), int(cm.group(3)), cm.group(4) != "0",
+                              float(cm.group(5)), t, rest, out)
+                return
+        if c == "c" and msg.startswith("command op="):
+            cm = _CMD_HEX.match(msg)
+            if cm is not None:
+                rest = cm.group(5).strip()
+                self._set_family(FORMAT_REPR if rest[:2] in ("b'", 'b"') or rest[:1] in ("'", '"') else FORMAT_HEX, out)
+                self._command(int(cm.group(1), 16), None, int(cm.group(2)), cm.group(3) != "0",
+                              float(cm.group(4)), t, rest, out)
+                return
+        if msg.startswith(_TIMEOUTS):
+            text = msg.strip()
+            cm = _COUNT.match(text)
+            received = int(cm.group(1)) if cm is not None and cm.group(1) else None
+            out.append(TraceTimeout(self._lineno, t, text, received))
+            if wide:
+                self._set_family(FORMAT_V5, out, strong=False)
+            return
+        if wide:
+            self._set_family(FORMAT_V5, out, strong=False)
+        out.append(TraceMessage(self._lineno, t, msg.strip()))
+
+    def _command(self, op: int, name: str | None, data_len: int, wait: bool, timeout: float,
+                 t: float, rest: str, out: list[TraceEvent]) -> None:
+        cmd = (op, name, data_len, wait, timeout)
+        if rest[:2] in ("b'", 'b"') or rest[:1] in ("'", '"'):
+            parsed = parse_repr_bytes(rest)
+            data, closed = (parsed[0], parsed[1]) if parsed else (b"", False)
+            self._emit_command(cmd, self._lineno, t, data, closed and len(data) == data_len, out)
+            return
+        if rest or data_len == 0:
+            data = parse_inline_hex(rest)
+            if data is None and "|" in rest:
+                data = parse_joined_dump(rest, data_len)
+            if data is None:
+                out.append(TraceWarning(self._lineno, f"unreadable command payload: {rest[:40]!r}"))
+                data = b""
+            self._emit_command(cmd, self._lineno, t, data, len(data) == data_len, out)
+            return
+        self._block = _Block("command", self._lineno, t, data_len, cmd)
+
+    def _emit_command(self, cmd: tuple, line: int, t: float, data: bytes, complete: bool,
+                      out: list[TraceEvent]) -> None:
+        op, name, data_len, wait, timeout = cmd
+        out.append(TraceCommand(line, t, op, name, data_len, wait, timeout, data, complete))
+        if not complete:
+            out.append(TraceWarning(line, f"command payload dump has {len(data)} of {data_len} bytes"))
+
+    def _payload(self, kind: str, t: float, rest: str, declared: int | None, out: list[TraceEvent]) -> None:
+        r = rest.strip()
+        if r[:2] in ("b'", 'b"') or r[:1] in ("'", '"'):
+            self._set_family(FORMAT_REPR, out)
+            parsed = parse_repr_bytes(r)
+            data, closed = (parsed[0], parsed[1]) if parsed else (b"", False)
+            self._emit_bytes(kind, self._lineno, t, data, declared, closed, False, out)
+            return
+        if not r:
+            if declared == 0:
+                self._emit_bytes(kind, self._lineno, t, b"", declared, True, False, out)
+            else:
+                self._block = _Block(kind, self._lineno, t, declared)
+            return
+        data = parse_inline_hex(r)
+        if data is None and "|" in r:
+            data = parse_joined_dump(r, declared)
+        if data is None:
+            out.append(TraceWarning(self._lineno, f"unreadable bytes in {kind} record: {r[:40]!r}"))
+            self._emit_bytes(kind, self._lineno, t, b"", declared, False, False, out, warn=False)
+            return
+        self._emit_bytes(kind, self._lineno, t, data, declared, True, False, out)
+
+    def _emit_bytes(self, kind: str, line: int, t: float, data: bytes, declared: int | None,
+                    complete: bool, resumed: bool, out: list[TraceEvent], warn: bool = True) -> None:
+        if declared is not None and len(data) != declared:
+            complete = False
+        out.append(TraceBytes(line, t, kind, data, declared, complete, resumed))
+        if not complete and warn:
+            if declared is not None:
+                what = f"{len(data)} of {declared} bytes"
+            else:
+                what = f"{len(data)} bytes, cut short"
+            out.append(TraceWarning(line, f"{kind} dump has {what}"))
+
+    # --- hexdump continuation lines ------------------------------------------------
+
+    def _continue(self, blk: _Block, line: str, out: list[TraceEvent]) -> bool:
+        """Take ``line`` into the open dump if it belongs there; False if it does not."""
+        if "TRACE +" in line and not (len(line) > 38 and line[38] == "|"):
+            self._finish(out)
+            return False
+        data = parse_dump_line(line)
+        if data is not None:
+            blk.chunks.append(data)
+            blk.got += len(data)
+            if blk.expected is not None and blk.got >= blk.expected:
+                if blk.got > blk.expected:
+                    out.append(TraceWarning(self._lineno, f"dump holds more than the {blk.expected} bytes announced"))
+                self._finish(out)
+            return True
+        if is_cut_marker(line) and blk.expected is not None and blk.got < blk.expected:
+            # The user cut dump lines: what follows belongs to the same dump, after a gap.
+            remaining = blk.expected - blk.got
+            blk.lost = True
+            self._finish(out)
+            self._block = _Block(blk.kind, self._lineno, blk.t, None, blk.cmd, resumed=True)
+            self._block.expected = None if blk.kind != "command" else remaining
+            return True
+        self._finish(out)
+        return False
+
+    def _finish(self, out: list[TraceEvent]) -> None:
+        blk = self._block
+        self._block = None
+        if blk is None:
+            return
+        data = b"".join(blk.chunks)
+        if blk.resumed:
+            if data:
+                out.append(TraceBytes(blk.line, blk.t, blk.kind, data, None, False, True)
+                           if blk.kind != "command" else
+                           TraceWarning(blk.line, f"{len(data)} command payload bytes after a cut were ignored"))
+            return
+        if blk.kind == "command":
+            assert blk.cmd is not None
+            self._emit_command(blk.cmd, blk.line, blk.t, data, not blk.lost and blk.got == blk.cmd[2], out)
+            return
+        complete = not blk.lost and (blk.expected is None or blk.got == blk.expected)
+        self._emit_bytes(blk.kind, blk.line, blk.t, data, blk.expected, complete, False, out)
+
+    # --- lines that are not trace records ------------------------------------------
+
+    def _text(self, line: str, out: list[TraceEvent]) -> None:
+        stripped = line.strip()
+        if not stripped:
+            return
+        for pattern, tool in _FOREIGN:
+            if pattern.match(line):
+                self._orphans = False
+                if tool not in self._foreign:
+                    self._foreign.add(tool)
+                    out.append(TraceWarning(self._lineno, f"this looks like {tool} output, not esptool's --trace; "
+                                                          "such lines are shown as text, not decoded"))
+                out.append(TextLine(self._lineno, stripped))
+                return
+        if _FENCE.match(line):
+            return
+        if "|" in line and parse_dump_line(line) is not None:
+            if not self._orphans:
+                out.append(TraceWarning(self._lineno, "hexdump lines with no TRACE record before them "
+                                                      "(the paste starts or resumes mid-dump); skipped"))
+            self._orphans = True
+            return
+        self._orphans = False
+        out.append(TextLine(self._lineno, stripped))
+
+    def _set_family(self, family: str, out: list[TraceEvent], strong: bool = True) -> None:
+        # Spacing is weak evidence (pastes collapse spaces); record shapes are strong.
+        if family != self._family and (strong or self._family is None):
+            self._family = family
+            out.append(TraceFormat(self._lineno, family))
+
+
+def parse_trace(text: str) -> list[TraceEvent]:
+    """Parse a whole trace held in memory (tests, small inputs)."""
+    parser = TraceParser()
+    return parser.feed(text) + parser.end()
