@@ -89,6 +89,11 @@ class Console:
         self.session.on_event = self._event_from_thread
         return self.app.run(pre_run=self._started) or 0
 
+    async def run_async(self) -> int:
+        self.session.on_data = self._from_reader
+        self.session.on_event = self._event_from_thread
+        return await self.app.run_async(pre_run=self._started) or 0
+
     def _started(self) -> None:
         self._loop = asyncio.get_running_loop()
         exit_keys = describe(self.exit_keys())
