@@ -1,0 +1,546 @@
+"""What an Espressif chip prints on its console -> typed events, one line at a time.
+
+Pure: text lines in, ``parsers.device_events`` out; no I/O, no clock, never raises.
+Tolerant of what real captures do (research note esp-console-messages.md section 8):
+ANSI colours (or their remains once ESC is lost), CR/LF debris, garbage after a reset,
+timestamps that terminal programs prepend, lines glued together, collapsed whitespace.
+
+Fast on the common case: an ordinary log line costs one anchored regex and one event;
+ROM and panic lines are found by their first character before any regex runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from parsers.chips import CHIPS, Chip, find_chip
+from parsers import device_events
+from parsers.device_events import (  # every event is re-exported: this module is the parser's API
+    AppLoaded, Backtrace, BootloaderError, BootloaderStart, Brownout, ChecksumError, CpuHalted,
+    DeviceEvent, ElfSha256, Esp8266Reset, FlashReadError, InvalidHeader, LogLine, Rebooting,
+    ResetInfo, RomBanner, RomBuild, RomEntry, RomFlashMode, RomHalt, RomLoad, SavedPC,
+    TaskWatchdog, WaitingForDownload,
+)
+from parsers.device_events import *  # noqa: F401,F403
+from parsers.panic import IdfPanic, PostMortem, match_fatal, match_post_mortem, parse_backtrace
+
+__all__ = ["DeviceLogParser", "clean_line", *device_events.__all__]
+
+_HEX = r"0x([0-9a-fA-F]{1,8})"
+
+# ESC[0;32mI (29) boot: ESP-IDF v4.4 2nd stage bootloaderESC[0m   (colours removed first)
+# I (12:34:56.789) tag: message      (CONFIG_LOG_TIMESTAMP_SOURCE_SYSTEM)
+# I (588) wifi:wifi firmware version: 3ce09e5   (the wifi blob puts no space after the colon)
+_IDF = re.compile(r"([EWIDV]) \(([0-9:.]+)\) ([^:]*): ?(.*)")
+# [    25][I][main.cpp:38] setup(): message     (Arduino-ESP32 2.x; 1.0.x has no time field)
+_ARDUINO = re.compile(r"(?:\[\s*(\d+)\])?\[([EWIDV])\]\[([^\]]+)\]\s?(.*)")
+# [D][sensor:093]: message                       (ESPHome, after its [HH:MM:SS] prefix)
+_ESPHOME = re.compile(r"\[([EWIDV])\]\[([^\]]+)\]:\s?(.*)")
+
+# The common case in one anchored match: colour, log line, colour reset, CR (nothing else odd).
+# (only the prefix is matched: sre walks a character class at ~8 ns a character, and the
+# message is most of the line; its end is trimmed with endswith)
+_FAST_IDF = re.compile(r"(?:\x1b\[[0-9;]*m)?([EWIDV]) \(([0-9:.]+)\) ([^:\x1b\r]*): ?")
+_SGR = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b")
+_BARE_SGR = re.compile(r"\[[0-9;]*m")
+_JUNK = re.compile(r"[^\x20-\x7e]+")
+# Prefixes terminal programs add (tried only when the line starts with a digit, '[' or '>'):
+#   "12:34:56.789 -> " Arduino IDE, "12:34:56.789 > " PlatformIO, "[12:34:56]" ESPHome,
+#   "[Tue Feb 19 18:02:49.225 2019] ", "[19:46:42:120] ", "2019-12-12 09:45:36,678 # ",
+#   "2017.07.27, 13:20:11.866, ", "> " (e-mail quoting, but not ">>>stack>>>")
+_PREFIX = re.compile(
+    r"\d\d:\d\d:\d\d(?:[.:,]\d+)?\s*(?:->|>)\s?"
+    r"|\[[^\]]{0,40}?\d\d:\d\d:\d\d[^\]]{0,24}\]\s?"
+    r"|\d{4}[-./]\d\d[-./]\d\d,?[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?\s*[#,>|-]?\s?"
+    r"|>(?!>)\s?"
+)
+
+# ets Jun  8 2016 00:22:57          ets Jan  8 2013,rst cause:2, boot mode:(3,6)
+_ETS = re.compile(r"ets\s+(\w{3}\s+\d{1,2}\s+\d{4}(?:\s+\d\d:\d\d:\d\d)?)"
+                  r"(?:\s*,\s*rst cause:\s*(\d+)(?:\s*,\s*boot mode:\s*\((\d+)\s*,\s*(\d+)\))?)?")
+_RST_CAUSE = re.compile(r"rst cause:\s*(\d+)(?:\s*,\s*boot mode:\s*\((\d+)\s*,\s*(\d+)\))?")
+# rst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))
+_RST = re.compile(r"rst:\s*0x([0-9a-fA-F]+)\s*(?:\(([^)]*)\)?)?[\s,*]*"
+                  r"(?:boot:\s*0x([0-9a-fA-F]+)[\s*]*(?:\(((?:[^()]|\([^()]*\)?)*)\)?)?)?")
+_ROM_ID = re.compile(r"SP-ROM:\s*(\S+)")
+_SAVED_PC = re.compile(r"Saved PC:\s*" + _HEX)
+_MODE = re.compile(r"mode:\s*(\w+)(?:\s*,\s*clock div:\s*(\d+))?")
+# load:0x3fff0030,len:1184 (ESP32, decimal)   load:0x3fcd5820,len:0xf28   load 0x4010f000, len 3424, room 16
+_LOAD = re.compile(r"load[: ]\s*" + _HEX + r"\s*,\s*len[: ]\s*(0x[0-9a-fA-F]+|-?\d+)")
+_ENTRY = re.compile(r"entry\s+" + _HEX)
+_INVALID_HEADER = re.compile(r"invalid header:\s*" + _HEX)
+_FLASH_READ = re.compile(r"flash read err,?\s*([0-9a-fA-F]+)?")
+_CSUM = re.compile(r"csum err:?\s*(?:0x([0-9a-fA-F]+)\s*!=\s*0x([0-9a-fA-F]+))?")
+_HALT = re.compile(r"(ets_\w+\.c)\s+(\d+)")
+_REBOOT_DELAY = re.compile(r"Rebooting in (\d+)")
+_SHA = re.compile(r"ELF file SHA256:\s*([0-9a-fA-F]+)")
+_OFFSET = re.compile(r"(?:at|offset) " + _HEX)
+_CPU_TASK = re.compile(r"CPU \d+: ")
+
+# Markers that may follow unfinished text on the same line ("phy_init: phGuru Meditation...").
+_GLUE = ("Guru Meditation", "SP-ROM:", "***ERROR", "ets J", "rst:0x", "Task watchdog got", "abort() was called",
+         "Brownout detector", "A stack overflow in task", "[0;3")
+_IDF_TAIL = re.compile(r"[EWIDV] \([0-9:.]+\) [^:\s]*: ?$")
+
+_LOG_FIELDS = tuple(getattr(LogLine, name).__set__ for name in ("line", "level", "timestamp", "tag", "message", "framework"))
+
+
+def _log_event(n: int, level: str, ts: str, tag: str, msg: str, fw: str) -> LogLine:
+    """``LogLine(...)`` at half the cost: a frozen dataclass's __init__ goes through
+    object.__setattr__ per field, this sets the slots directly (the hot path of the monitor)."""
+    event = _new(LogLine)
+    s_line, s_level, s_ts, s_tag, s_msg, s_fw = _LOG_FIELDS
+    s_line(event, n)
+    s_level(event, level)
+    s_ts(event, ts)
+    s_tag(event, tag)
+    s_msg(event, msg)
+    s_fw(event, fw)
+    return event
+
+
+_new = object.__new__
+
+
+def _glue_start(text: str, i: int, marker: str) -> int:
+    """Where the glued message really starts: its lost-and-found first letters included."""
+    if marker == "SP-ROM:" and text[i - 1:i] == "E":
+        return i - 1
+    if marker == "Task watchdog got":
+        m = _IDF_TAIL.search(text, max(0, i - 40), i)
+        if m:
+            return m.start()
+    return i
+
+
+_Handler = Callable[["DeviceLogParser", str, int], "list[DeviceEvent] | None"]
+
+
+def clean_line(line: str) -> str:
+    """The text a recogniser should see: no CR debris, colours, terminal prefixes or reset junk."""
+    if "\r" in line:
+        line = line.rstrip("\r\n")
+        if "\r" in line:  # progress output overwritten in place: the terminal shows the last part
+            line = line[line.rindex("\r") + 1:]
+    if "\x1b" in line:
+        if line.startswith("\x1b["):
+            j = line.find("m", 2, 12)
+            if j > 0:
+                line = line[j + 1:]
+        if line.endswith("\x1b[0m"):
+            line = line[:-4]
+        if "\x1b" in line:
+            line = _SGR.sub("", line)
+    for _ in range(4):
+        c = line[:1]
+        if not c or ("A" <= c <= "Z" or "a" <= c <= "z" or c in "*-/"):
+            break
+        if c == " " or c == "\t" or c == "`":  # indentation, markdown code quotes
+            line = line.lstrip(" \t`")
+        elif c == "[" and (m := _BARE_SGR.match(line)):  # ESC lost in a paste: "[0;32mI (34) boot: ..."
+            line = line[m.end():]
+            if line.endswith("[0m"):
+                line = line[:-3]
+                if line[-1:] > "~":  # the ESC shown as a glyph: "␛[0m", "�[0m"
+                    line = line[:-1]
+        elif c in "[>0123456789" and (m := _PREFIX.match(line)):
+            line = line[m.end():]
+        elif not (" " <= c <= "~"):
+            line = _JUNK.sub("", line, 1)
+        else:
+            break
+    if line[-1:] in ("␊", "␍"):
+        line = line.rstrip("␍␊")
+    return line
+
+
+class _TaskWatchdogList:
+    """The lines after ``Task watchdog got triggered``: which tasks, what ran where."""
+
+    def __init__(self, n: int) -> None:
+        self.first = n
+        self.tasks: list[str] = []
+        self.running: list[str] = []
+
+    def take(self, message: str) -> str:
+        """``more``, ``last`` (``Aborting.``) or ``no`` (not part of the list)."""
+        s = message.strip()
+        if s.startswith("- "):
+            self.tasks.append(s[2:].strip())
+        elif _CPU_TASK.match(s):
+            self.running.append(s)
+        elif s == "Aborting.":
+            return "last"
+        elif not s.startswith(("Tasks currently running", "Print CPU")):
+            return "no"
+        return "more"
+
+    def finish(self) -> TaskWatchdog:
+        return TaskWatchdog(self.first, tuple(self.tasks), tuple(self.running))
+
+
+class DeviceLogParser:
+    """Feed device output one line at a time (without its newline); get events back."""
+
+    def __init__(self, chip: str | None = None) -> None:
+        self.chip: Chip | None = find_chip(chip) if chip else None
+        self._n = 0
+        self._panic: IdfPanic | PostMortem | None = None
+        self._twdt: _TaskWatchdogList | None = None
+
+    def feed(self, line: str) -> list[DeviceEvent]:
+        n = self._n = self._n + 1
+        try:
+            if self._panic is None and self._twdt is None:
+                m = _FAST_IDF.match(line)
+                if m is not None:
+                    msg = line[m.end():]
+                    if msg[-1:] == "\r":
+                        msg = msg[:-1]
+                    if msg[-4:] == "\x1b[0m":
+                        msg = msg[:-4]
+                    if "\x1b" not in msg and "\r" not in msg and msg[-1:] != "␊":
+                        level, ts, tag = m.groups()
+                        return self._log_line(level, ts, tag, msg, n, "esp-idf", True)
+            return self._feed(clean_line(line), n)
+        except Exception:  # a recogniser bug must never take the monitor down: drop the state
+            self._panic = self._twdt = None
+            return []
+
+    def end(self) -> list[DeviceEvent]:
+        """At EOF: report an unfinished panic or task-watchdog list."""
+        out: list[DeviceEvent] = []
+        try:
+            self._close(out)
+        except Exception:
+            self._panic = self._twdt = None
+        return out
+
+    # --- dispatch -----------------------------------------------------------------
+
+    def _feed(self, text: str, n: int) -> list[DeviceEvent]:
+        out: list[DeviceEvent] = []
+        if self._panic is not None:
+            consumed, events = self._panic.take(text, n)
+            if consumed:
+                return events
+            self._close_panic(out)
+        if self._twdt is not None:
+            m = _IDF.match(text)
+            state = self._twdt.take(m[4] if m else text)
+            if state != "more":
+                report, self._twdt = self._twdt.finish(), None
+                if state == "no":
+                    out.append(report)
+                else:  # "Aborting.": report after that line's own LogLine
+                    return out + self._classify(text, n, True) + [report]
+        if out:
+            return out + self._classify(text, n, True)
+        return self._classify(text, n, True)
+
+    def _classify(self, text: str, n: int, glue: bool) -> list[DeviceEvent]:
+        c = text[:1]
+        if c in "EWIDV" and text[1:3] == " (":
+            m = _IDF.match(text)
+            if m:
+                return self._log_line(m[1], m[2], m[3], m[4], n, "esp-idf", glue)
+        handlers = _BY_FIRST.get(c)
+        if handlers is not None:
+            for prefix, handler in handlers:
+                if text.startswith(prefix):
+                    events = handler(self, text, n)
+                    if events is not None:
+                        return events
+        if glue:
+            for marker in _GLUE:
+                i = text.find(marker, 1)
+                if i > 0:
+                    return self._unglue(text, i, marker, n)
+        return []
+
+    def _unglue(self, text: str, i: int, marker: str, n: int) -> list[DeviceEvent]:
+        i = _glue_start(text, i, marker)
+        head = text[:i].rstrip()
+        return (self._classify(head, n, False) if head else []) + self._classify(clean_line(text[i:]), n, True)
+
+    def _log_line(self, level: str, ts: str, tag: str, msg: str, n: int, fw: str, glue: bool) -> list[DeviceEvent]:
+        if glue and ("Guru M" in msg or "SP-ROM" in msg or "***ERR" in msg or "ets J" in msg
+                     or (fw != "esp-idf" and ("Task watchdog got" in msg or "abort() was" in msg))):
+            for marker in _GLUE:
+                i = msg.find(marker)
+                if i >= 0:
+                    i = _glue_start(msg, i, marker)
+                    if marker == "Task watchdog got" and i == msg.find(marker):
+                        break  # an ordinary task_wdt line, not a glued one
+                    return [_log_event(n, level, ts, tag, msg[:i], fw), *self._classify(msg[i:], n, True)]
+        special = _BY_TAG.get(tag)
+        if special is None:
+            if not tag.startswith("boot."):
+                return [_log_event(n, level, ts, tag, msg, fw)]
+            special = _boot_tag
+        events: list[DeviceEvent] = [_log_event(n, level, ts, tag, msg, fw)]
+        extra = special(self, level, tag, msg, n)
+        if extra:
+            events += extra
+        return events
+
+    def _close_panic(self, out: list[DeviceEvent]) -> None:
+        panic, self._panic = self._panic, None
+        if isinstance(panic, PostMortem):
+            out += panic.finish()
+        else:
+            out.append(panic.finish())
+
+    def _close(self, out: list[DeviceEvent]) -> None:
+        if self._panic is not None:
+            self._close_panic(out)
+        if self._twdt is not None:
+            out.append(self._twdt.finish())
+            self._twdt = None
+
+    # --- recognisers (each returns None when the line is not what it looked like) ---
+
+    def _fatal(self, text: str, n: int) -> list[DeviceEvent] | None:
+        fatal = match_fatal(text, n)
+        if fatal is None:
+            return None
+        kind, cause, core, event = fatal
+        self._panic = IdfPanic(n, kind, cause, core, self._arch())
+        return [event]
+
+    def _post_mortem(self, text: str, n: int) -> list[DeviceEvent] | None:
+        head = match_post_mortem(text, n)
+        if head is None:
+            return None
+        kind, cause, events = head
+        self._panic = PostMortem(n, kind, cause, text)
+        self.chip = self.chip or CHIPS["esp8266"]
+        return events
+
+    def _arch(self) -> str | None:
+        if self.chip is None:
+            return None
+        return "esp8266" if self.chip.arch == "lx106" else self.chip.arch
+
+    def _ets(self, text: str, n: int) -> list[DeviceEvent] | None:
+        m = _ETS.match(text)
+        if m is None:
+            m = _HALT.match(text)
+            return [RomHalt(n, m[1], int(m[2]))] if m else None
+        esp8266 = m[2] is not None or m[1].endswith("2013")
+        self.chip = CHIPS["esp8266" if esp8266 else "esp32"]
+        events: list[DeviceEvent] = [RomBanner(n, self.chip.name, m[1])]
+        if m[2] is not None:
+            events.append(self._esp8266_reset(int(m[2]), m[3], m[4], n))
+        return events
+
+    def _esp8266_reset(self, cause: int, x: str | None, y: str | None, n: int) -> Esp8266Reset:
+        mode = (int(x), int(y)) if x is not None else None
+        entry = CHIPS["esp8266"].reset_reasons.get(cause)
+        return Esp8266Reset(n, cause, mode, entry[0] if entry else None)
+
+    def _rst(self, text: str, n: int) -> list[DeviceEvent] | None:
+        if text.startswith("rst cause"):
+            m = _RST_CAUSE.match(text)
+            if m is None:
+                return None
+            self.chip = self.chip or CHIPS["esp8266"]
+            return [self._esp8266_reset(int(m[1]), m[2], m[3], n)]
+        m = _RST.match(text)
+        if m is None:
+            return None
+        code, printed = int(m[1], 16), (m[2] or "").strip() or None
+        chip = self.chip or _chip_from_reset_name(code, printed)
+        self.chip = chip
+        known = chip.reset_reason(code) if chip else None
+        boot = int(m[3], 16) if m[3] else None
+        boot_text = m[4].strip() if m[4] else None
+        if boot_text:
+            download = "DOWNLOAD" in boot_text.upper()
+        else:
+            download = boot is not None and chip is not None and chip.is_download_strap(boot)
+        name = printed or (known[0] if known else None)
+        return [ResetInfo(n, code, name, boot, boot_text, download, chip.name if chip else None)]
+
+    def _rom_id(self, text: str, n: int) -> list[DeviceEvent] | None:
+        m = _ROM_ID.search(text)
+        if m is None:
+            return None
+        chip = find_chip(m[1])
+        if chip is not None:
+            self.chip = chip
+        return [RomBanner(n, chip.name if chip else None, m[1])]
+
+    def _simple(self, text: str, n: int) -> list[DeviceEvent] | None:
+        """The one-line ROM messages, dispatched on their first word."""
+        if text.startswith("Build:"):
+            build = text[6:].strip()
+            if self.chip is None:  # the ESP-ROM line was lost: the ROM build date names the chip
+                self.chip = next((c for c in CHIPS.values() if c.rom_build and c.rom_build.split() == build.split()), None)
+            return [RomBuild(n, build)]
+        if text.startswith("Saved PC"):
+            m = _SAVED_PC.match(text)
+            return [SavedPC(n, int(m[1], 16))] if m else None
+        if text.startswith("mode:"):
+            m = _MODE.match(text)
+            return [RomFlashMode(n, m[1], int(m[2]) if m[2] else None)] if m else None
+        if text.startswith("load"):
+            m = _LOAD.match(text)
+            if m is None:
+                return None
+            length = int(m[2], 16) if m[2].startswith("0x") else int(m[2])
+            return [RomLoad(n, int(m[1], 16), length)]
+        if text.startswith("entry"):
+            m = _ENTRY.match(text)
+            return [RomEntry(n, int(m[1], 16))] if m else None
+        if text.startswith("invalid header"):
+            m = _INVALID_HEADER.match(text)
+            return [InvalidHeader(n, int(m[1], 16))] if m else None
+        if text.startswith("flash read err"):
+            m = _FLASH_READ.match(text)
+            return [FlashReadError(n, int(m[1], 16) if m and m[1] else None)]
+        if text.startswith("csum err"):
+            m = _CSUM.match(text)
+            return [ChecksumError(n, *(int(g, 16) if g else None for g in (m[1], m[2])))]
+        if text.startswith("waiting for"):
+            return [WaitingForDownload(n, text.strip())]
+        if text.startswith("Rebooting"):
+            m = _REBOOT_DELAY.match(text)
+            return [Rebooting(n, int(m[1]) if m else None)]
+        if text.startswith("CPU halted"):
+            return [CpuHalted(n)]
+        if text.startswith("Brownout detector"):
+            return [Brownout(n)]
+        if text.startswith("ELF file SHA256"):
+            m = _SHA.match(text)
+            return [ElfSha256(n, m[1])] if m else None
+        if text.startswith("Task watchdog got"):
+            self._twdt = _TaskWatchdogList(n)
+            return []
+        return None
+
+    def _backtrace(self, text: str, n: int) -> list[DeviceEvent] | None:
+        frames, corrupted, continues = parse_backtrace(text[9:])
+        return [Backtrace(n, frames, corrupted, continues)] if frames or corrupted else None
+
+    def _core_dump(self, text: str, n: int) -> list[DeviceEvent] | None:
+        """A register dump with no header before it (a paste that starts mid-panic)."""
+        if "register dump" not in text:
+            return None
+        self._panic = IdfPanic(n, "guru", "", None, self._arch())
+        self._panic.take(text, n)
+        return []
+
+    def _bracket(self, text: str, n: int) -> list[DeviceEvent] | None:
+        m = _ESPHOME.match(text)
+        if m:
+            return self._log_line(m[1], "", m[2], m[3], n, "esphome", True)
+        m = _ARDUINO.match(text)
+        if m and (m[1] is not None or text[3:4] == "["):
+            return self._log_line(m[2], m[1] or "", m[3], m[4], n, "arduino", True)
+        return None
+
+
+# --- per-tag knowledge of ESP-IDF log lines ------------------------------------------
+
+_BOOT_ERRORS = (  # (message substring, kind) for E-level lines of the 2nd-stage bootloader
+    ("invalid magic byte", "invalid_magic"),
+    ("No bootable app partitions", "no_bootable_app"),
+    ("is not bootable", "partition_not_bootable"),
+    ("partition table", "partition_table"),
+    ("invalid magic number", "partition_table"),
+    ("doesn't fit in partition", "image_too_big"),
+    ("segment", "segment"),
+    ("ota data", "ota_data"),
+    ("QIE", "flash_mode"),
+    ("QIO", "flash_mode"),
+)
+
+
+def _boot_error(level: str, msg: str, n: int) -> list[DeviceEvent]:
+    if level != "E":
+        return []
+    kind = next((k for needle, k in _BOOT_ERRORS if needle in msg), "other")
+    m = _OFFSET.search(msg)
+    return [BootloaderError(n, msg.strip(), kind, int(m[1], 16) if m else None)]
+
+
+def _boot_tag(p: DeviceLogParser, level: str, tag: str, msg: str, n: int) -> list[DeviceEvent]:
+    if tag != "boot" and p.chip is None:
+        p.chip = find_chip(tag[5:])  # "boot.esp32c3: SPI Speed ..." names the chip
+    if "2nd stage bootloader" in msg:
+        version = msg.split(" 2nd stage")[0].removeprefix("ESP-IDF").strip()
+        return [BootloaderStart(n, version)]
+    if msg.startswith("Loaded app from partition"):
+        m = _OFFSET.search(msg)
+        return [AppLoaded(n, int(m[1], 16))] if m else []
+    return _boot_error(level, msg, n)
+
+
+def _error_tag(p: DeviceLogParser, level: str, tag: str, msg: str, n: int) -> list[DeviceEvent]:
+    return _boot_error(level, msg, n)
+
+
+def _app_tag(p: DeviceLogParser, level: str, tag: str, msg: str, n: int) -> list[DeviceEvent]:
+    if msg.startswith("ELF file SHA256"):
+        m = re.search(r"([0-9a-fA-F]{8,})", msg)
+        return [ElfSha256(n, m[1])] if m else []
+    return []
+
+
+def _tagless(p: DeviceLogParser, level: str, tag: str, msg: str, n: int) -> list[DeviceEvent]:
+    if "Brownout detector" in msg:
+        return [Brownout(n)]
+    if "Task watchdog got" in msg:
+        p._twdt = _TaskWatchdogList(n)
+    return []
+
+
+_BY_TAG: dict[str, Callable[..., list]] = {
+    "boot": _boot_tag, "esp_image": _error_tag, "flash_parts": _error_tag, "qio_mode": _error_tag,
+    "bootloader_flash": _error_tag, "cpu_start": _app_tag, "app_init": _app_tag,
+    "task_wdt": _tagless, "BOD": _tagless,
+}
+
+
+def _chip_from_reset_name(code: int, name: str | None) -> Chip | None:
+    """Only ESP32 names are unique to one chip (S2/S3/C3 and C6/H2/P4 share their tables)."""
+    if name:
+        known = CHIPS["esp32"].reset_reason(code)
+        if known and known[0] == name:
+            return CHIPS["esp32"]
+    return None
+
+
+_P = DeviceLogParser
+_BY_FIRST: dict[str, tuple[tuple[str, _Handler], ...]] = {
+    "e": (("ets_", _P._ets), ("ets", _P._ets), ("entry", _P._simple)),
+    "r": (("rst", _P._rst),),
+    "E": (("ESP-ROM", _P._rom_id), ("ELF file", _P._simple), ("Exception", _P._post_mortem),
+          ("Entering gdb", _P._simple)),
+    "S": (("SP-ROM", _P._rom_id), ("Saved PC", _P._simple), ("Soft WDT", _P._post_mortem),
+          ("Stack smashing", _P._fatal), ("Stack overflow", _P._post_mortem)),
+    "B": (("Build:", _P._simple), ("Brownout", _P._simple), ("Backtrace", _P._backtrace)),
+    "m": (("mode:", _P._simple),),
+    "l": (("load", _P._simple), ("last failed alloc", _P._post_mortem)),
+    "i": (("invalid header", _P._simple),),
+    "f": (("flash read err", _P._simple),),
+    "c": (("csum err", _P._simple),),
+    "w": (("waiting for", _P._simple),),
+    "R": (("Rebooting", _P._simple),),
+    "C": (("CPU halted", _P._simple), ("Core", _P._core_dump), ("CORRUPT HEAP", _P._fatal)),
+    "G": (("Guru", _P._fatal), ("Generic Reset", _P._post_mortem)),
+    "a": (("abort()", _P._fatal), ("assert", _P._fatal)),
+    "*": (("***", _P._fatal),),
+    "T": (("Task watchdog got", _P._simple),),
+    "F": (("Fatal exception", _P._post_mortem),),
+    "-": (("--------------- CUT HERE", _P._post_mortem),),
+    ">": ((">>>stack>>>", _P._post_mortem),),
+    "P": (("Panic ", _P._post_mortem),),
+    "U": (("Unhandled C++", _P._post_mortem), ("User exception", _P._post_mortem)),
+    "A": (("Abort called", _P._post_mortem), ("A stack overflow", _P._fatal)),
+    "[": (("[", _P._bracket),),
+    "/": (("/", _P._fatal),),
+    ".": (("..", _P._fatal),),
+}
