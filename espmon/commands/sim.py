@@ -1,0 +1,136 @@
+"""``espmon sim``: run a virtual board and serve it over RFC 2217 or a pty."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import urllib.parse
+
+from espmon.errors import UserError
+
+__all__ = ["add_arguments", "run"]
+
+_CHIPS = ("esp32", "esp32s2", "esp32s3", "esp32c3", "esp32c6", "esp8266")
+_FAULT_HELP = """faults (--fault, repeatable or comma-separated):
+  no-autoreset     GPIO0 not wired to DTR: every reset boots from flash ("Wrong boot mode")
+  dead-tx          the board's TX line is dead ("No serial data received.")
+  dead-rx          the board's RX line is dead ("...getting no sync reply")
+  noise            line noise corrupts what the board sends ("Invalid head of packet")
+  brownout         the chip browns out part way through every flash write
+  dio-only         the flash supports DIO only: a QIO image writes fine but does not boot
+  no-bootloader    nothing at the bootloader offset: "invalid header" boot loop
+  panic            the app crashes after boot (Guru Meditation + backtrace), then reboots
+  usb-reenumerate  the port vanishes on reset and comes back ~0.7 s later
+
+control channel (--control HOST:PORT, one text command per line, one reply line each):
+  reset download   pulse EN with GPIO0 low (the ROM waits for esptool)
+  reset flash      pulse EN with GPIO0 high (normal boot)
+  status           the board's state as JSON
+
+The first line printed on stdout is the port (rfc2217://127.0.0.1:PORT or /dev/pts/N);
+with --control the second is "control HOST:PORT". Ctrl+C or SIGTERM stops the board."""
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = "127.0.0.1", text
+    try:
+        return host or "127.0.0.1", int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = _FAULT_HELP
+    parser.add_argument("--chip", default="esp32", choices=_CHIPS, help="chip to emulate (default esp32)")
+    parser.add_argument("--fault", action="append", default=[], metavar="NAME",
+                        help="inject a fault (see below); repeatable")
+    transport = parser.add_mutually_exclusive_group()
+    transport.add_argument("--rfc2217", type=_host_port, metavar="HOST:PORT",
+                           help="serve over RFC 2217 (default 127.0.0.1:0, port 0 = pick a free one)")
+    transport.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal instead")
+    parser.add_argument("--control", type=_host_port, metavar="HOST:PORT",
+                        help="also serve a text control channel (reset/status); port 0 = free port")
+    parser.add_argument("--start", choices=("flash", "download"), default="flash",
+                        help="boot mode at power-on (default flash)")
+    image = parser.add_mutually_exclusive_group()
+    image.add_argument("--flash", metavar="FILE", help="preload a merged flash image at 0x0")
+    image.add_argument("--firmware", metavar="PRESET",
+                       help="preload the sample firmware: 'demo' (samples/firmware/CHIP/merged.bin)")
+    parser.add_argument("--flash-size", default="4MB", help="flash chip size (default 4MB)")
+    parser.add_argument("--record", metavar="FILE", help="log every frame and byte as JSON Lines")
+    parser.add_argument("--strap", choices=("latch", "rc"), default="latch",
+                        help="boot-strap model: latch (survives RFC 2217 timing) or rc (real timing)")
+    parser.add_argument("--no-color", action="store_true", help="boot log without ANSI colours")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log client connections on stderr")
+
+
+def _board_url(args: argparse.Namespace) -> str:
+    query: list[tuple[str, str]] = [("name", "espmon-sim-cli")]
+    query += [("fault", f) for f in args.fault]
+    query += [("start", args.start), ("flash_size", args.flash_size), ("strap", args.strap)]
+    for key in ("flash", "firmware", "record"):
+        if getattr(args, key):
+            query.append((key, getattr(args, key)))
+    if args.no_color:
+        query.append(("colors", "0"))
+    return f"sim://{args.chip}?{urllib.parse.urlencode(query)}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from espmon.sim import register, registry
+
+    register()
+    url = _board_url(args)
+    try:
+        board = registry.board_for_url(url)
+    except (ValueError, OSError) as exc:
+        raise UserError(str(exc)) from None
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    servers = []
+    try:
+        if args.pty:
+            from espmon.sim.pty_bridge import PtyBridge
+
+            bridge = PtyBridge(board)
+            bridge.start()
+            servers.append(bridge)
+            print(bridge.path, flush=True)
+        else:
+            from espmon.sim.rfc2217_server import Rfc2217Server
+
+            host, port = args.rfc2217 or ("127.0.0.1", 0)
+            try:
+                server = Rfc2217Server(url, host, port, verbose=args.verbose)
+            except OSError as exc:
+                raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            server.serve_in_thread()
+            servers.append(server)
+            print(server.url, flush=True)
+        if args.control:
+            from espmon.sim.control import ControlServer
+
+            control = ControlServer(board, *args.control)
+            control.serve_in_thread()
+            servers.append(control)
+            chost, cport = control.address
+            print(f"control {chost}:{cport}", flush=True)
+        print(f"espmon sim: {board.chip.name} running (faults: {', '.join(board.faults.names) or 'none'}); "
+              "Ctrl+C to stop", file=sys.stderr, flush=True)
+        while not stop.wait(3600):
+            pass
+    finally:
+        for server in servers:
+            server.stop()
+        registry.clear()
+    return 0

@@ -1,0 +1,150 @@
+"""The host end of the board's serial cable: what a transport (the ``sim://`` pyserial
+handler, the RFC 2217 server, the pty bridge) reads and writes.
+
+A :class:`HostPort` buffers what the board sent until the host reads it, forwards what
+the host writes, and carries the host's settings (baud, DTR, RTS) to the board. It has
+its own condition variable, taken after the board's lock and never while calling into
+the board, so a reader blocked here never blocks the board.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import serial
+
+if TYPE_CHECKING:
+    from espmon.sim.board import Board
+
+__all__ = ["HostPort", "PortGone", "MAX_BUFFER"]
+
+#: What a host that never reads can pile up (a real tty buffer is far smaller).
+MAX_BUFFER = 1 << 20
+
+
+class PortGone(serial.SerialException):
+    """The device vanished (USB re-enumeration): like an unplugged tty."""
+
+
+class HostPort:
+    def __init__(self, board: Board, baudrate: int = 115200):
+        self.board = board
+        self.baudrate = baudrate
+        self.dtr = False
+        self.rts = False
+        self._buffer = bytearray()
+        self._cond = threading.Condition()
+        self._cancelled = False
+        self.gone = False
+        self.closed = False
+        self.dropped = 0  # bytes discarded because the host did not read in time
+
+    # --- board side (called with the board lock held) ---------------------------------
+
+    def deliver(self, data: bytes) -> None:
+        with self._cond:
+            self._buffer += data
+            overflow = len(self._buffer) - MAX_BUFFER
+            if overflow > 0:
+                del self._buffer[:overflow]
+                self.dropped += overflow
+            self._cond.notify_all()
+
+    def vanish(self) -> None:
+        with self._cond:
+            self.gone = True
+            self._cond.notify_all()
+
+    # --- host side ----------------------------------------------------------------------
+
+    def _check(self) -> None:
+        if self.gone:
+            raise PortGone("read failed: [Errno 5] Input/output error (device disconnected)")
+        if self.closed:
+            raise serial.PortNotOpenError()
+
+    @property
+    def in_waiting(self) -> int:
+        with self._cond:
+            self._check()
+            return len(self._buffer)
+
+    def read(self, size: int, timeout: float | None) -> bytes:
+        """Up to ``size`` bytes: wait until that many arrived, ``timeout`` passed, or
+        :meth:`cancel_read` was called (None = wait forever, 0 = don't wait)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            self._cancelled = False
+            while True:
+                self._check()
+                if len(self._buffer) >= size or self._cancelled:
+                    break
+                if deadline is None:
+                    self._cond.wait()
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            data = bytes(self._buffer[:size])
+            del self._buffer[:size]
+            self._cancelled = False
+            return data
+
+    def read_available(self, timeout: float | None) -> bytes:
+        """Whatever is buffered, waiting up to ``timeout`` for the first byte."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            self._cancelled = False
+            while not self._buffer and not self._cancelled:
+                self._check()
+                if deadline is None:
+                    self._cond.wait()
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            self._check()
+            data = bytes(self._buffer)
+            self._buffer.clear()
+            self._cancelled = False
+            return data
+
+    def cancel_read(self) -> None:
+        with self._cond:
+            self._cancelled = True
+            self._cond.notify_all()
+
+    def reset_input_buffer(self) -> None:
+        with self._cond:
+            self._check()
+            self._buffer.clear()
+
+    def write(self, data: bytes) -> int:
+        self._check()
+        self.board.receive(self, bytes(data))
+        return len(data)
+
+    def set_baudrate(self, baud: int) -> None:
+        self._check()
+        self.baudrate = baud
+        self.board.host_baud_changed(self)
+
+    def set_lines(self, dtr: bool | None = None, rts: bool | None = None) -> None:
+        self._check()
+        if dtr is not None:
+            self.dtr = bool(dtr)
+        if rts is not None:
+            self.rts = bool(rts)
+        self.board.lines_changed(self, dtr, rts)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with self._cond:
+            self._cond.notify_all()
+        self.board.detach(self)
