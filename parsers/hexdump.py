@@ -35,8 +35,15 @@ _DUMP_LINE = re.compile(
 
 
 def parse_inline_hex(text: str) -> bytes | None:
-    """``"c0000a04..."`` -> bytes; ``""`` -> ``b""``; anything else -> None."""
+    """``"c0000a04..."`` -> bytes; ``""`` -> ``b""``; anything else -> None.
+
+    Groups of whole bytes separated by spaces (``"c0 00 0a 04"``) are accepted too."""
     text = text.strip()
+    if " " in text or "\t" in text:
+        groups = text.split()
+        if any(len(g) % 2 for g in groups):
+            return None
+        text = "".join(groups)
     if len(text) % 2 or _HEX_RUN.fullmatch(text) is None:
         return None
     return bytes.fromhex(text)

@@ -346,13 +346,13 @@ class TraceParser:
             self._emit_command(cmd, self._lineno, t, data, closed and len(data) == data_len, out)
             return
         if rest or data_len == 0:
-            data = parse_inline_hex(rest)
-            if data is None and "|" in rest:
-                data = parse_joined_dump(rest, data_len)
+            data, tail = _inline(rest, data_len)
             if data is None:
                 out.append(TraceWarning(self._lineno, f"unreadable command payload: {rest[:40]!r}"))
                 data = b""
             self._emit_command(cmd, self._lineno, t, data, len(data) == data_len, out)
+            if tail:
+                out.append(TextLine(self._lineno, tail))
             return
         self._block = _Block("command", self._lineno, t, data_len, cmd)
 
@@ -377,14 +377,14 @@ class TraceParser:
             else:
                 self._block = _Block(kind, self._lineno, t, declared)
             return
-        data = parse_inline_hex(r)
-        if data is None and "|" in r:
-            data = parse_joined_dump(r, declared)
+        data, tail = _inline(r, declared)
         if data is None:
             out.append(TraceWarning(self._lineno, f"unreadable bytes in {kind} record: {r[:40]!r}"))
             self._emit_bytes(kind, self._lineno, t, b"", declared, False, False, out, warn=False)
             return
         self._emit_bytes(kind, self._lineno, t, data, declared, True, False, out)
+        if tail:
+            out.append(TextLine(self._lineno, tail))
 
     def _emit_bytes(self, kind: str, line: int, t: float, data: bytes, declared: int | None,
                     complete: bool, resumed: bool, out: list[TraceEvent], warn: bool = True) -> None:
@@ -475,6 +475,22 @@ class TraceParser:
         if family != self._family and (strong or self._family is None):
             self._family = family
             out.append(TraceFormat(self._lineno, family))
+
+
+def _inline(rest: str, declared: int | None) -> tuple[bytes | None, str]:
+    """Bytes printed on the record's own line, and any text glued after them."""
+    data = parse_inline_hex(rest)
+    if data is not None:
+        return data, ""
+    if "|" in rest:
+        data = parse_joined_dump(rest, declared)
+        if data is not None:
+            return data, ""
+    head, _, tail = rest.partition(" ")
+    data = parse_inline_hex(head)
+    if data is not None and (declared is None or len(data) == declared):
+        return data, tail.strip()
+    return None, ""
 
 
 def parse_trace(text: str) -> list[TraceEvent]:
