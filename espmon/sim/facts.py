@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from parsers.chips import CHIP_DETECT_MAGIC_REG, CHIPS, Chip
+from parsers.chips import CHIP_DETECT_MAGIC_REG, CHIPS, UART_DATE_REG_V1, Chip
 
 __all__ = ["SpiLayout", "ChipFacts", "FACTS", "facts_for"]
 
@@ -161,6 +161,13 @@ def _build() -> dict[str, ChipFacts]:
     for fact in facts.values():
         magic = fact.chip.magic[0] if fact.chip.magic else 0
         fact.registers.setdefault(CHIP_DETECT_MAGIC_REG, magic)
+    # esptool 2.x tells the ESP8266 from the ESP32 by the UART date register instead.
+    facts["esp8266"].registers.setdefault(UART_DATE_REG_V1, 0x00062000)
+    facts["esp32"].registers.setdefault(UART_DATE_REG_V1, 0x15122500)
+    # ...and reads the ESP32 eFuse words through their 0x6001A000 alias.
+    esp32 = facts["esp32"].registers
+    for n in range(7):
+        esp32.setdefault(0x6001A000 + 4 * n, esp32.get(0x3FF5A000 + 4 * n, 0))
     return facts
 
 
