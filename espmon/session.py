@@ -30,6 +30,7 @@ __all__ = ["Session", "RECONNECT_DELAY"]
 RECONNECT_DELAY = 0.25  # between reopen attempts (esp-idf-monitor: 0.5 s)
 _SMALL_READ = 256  # a read smaller than this means a slow stream: let a few ms of data gather
 _GATHER = 0.004
+_BIG_READ = 1 << 16
 
 
 def _port_errors() -> tuple[type[BaseException], ...]:
@@ -205,7 +206,15 @@ class Session:
                     raise serial.SerialException("socket disconnected")
                 data += more
             return data
-        return port.read(port.in_waiting or 1)
+        data = port.read(port.in_waiting or 1)
+        if len(data) >= _SMALL_READ:
+            # a fast stream: take what else is already there, so one hand-off carries more
+            while len(data) < _BIG_READ:
+                more = port.in_waiting
+                if not more:
+                    break
+                data += port.read(more)
+        return data
 
     def _read_loop(self) -> None:
         errors = _port_errors()

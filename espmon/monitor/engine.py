@@ -19,9 +19,9 @@ from espmon.monitor import records as R
 from espmon.monitor.knowledge import Knowledge
 from espmon.monitor.lines import LineAssembler
 from espmon.monitor.print_filter import PrintFilter
-from espmon.monitor.sanitize import decode, has_unsafe, sanitize, strip_sgr
+from espmon.monitor.sanitize import SGR, decode, has_unsafe, sanitize
 
-__all__ = ["MonitorEngine", "CRASH_EVENTS"]
+__all__ = ["MonitorEngine", "CRASH_EVENTS", "split_block"]
 
 _ADDR = re.compile(r"0x([0-9a-fA-F]{8})(?![0-9a-fA-F])")
 # The ROM's bootloader load lines carry addresses in code that mean nothing to the app ELF.
@@ -33,6 +33,30 @@ CRASH_EVENTS = frozenset(
      "Esp8266Exception", "SoftWatchdog", "Brownout"}
 )
 _RESET_EVENTS = frozenset({"ResetInfo", "Esp8266Reset"})
+_NOTEWORTHY_LEVELS = ("E", "W")
+
+
+def split_block(text: str) -> tuple[list[str], list[str]]:
+    """A decoded block of complete lines -> (lines to show, plain lines), sanitized in bulk.
+
+    Shown lines keep SGR colours; plain lines (for the parser, filters, the text log) have
+    none. Both are made safe with one regex pass over the whole block, and only when the
+    block holds a control character at all (a newline never ends up inside a token).
+    """
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    if has_unsafe(text):
+        plain = SGR.sub("", text) if "\x1b" in text else text
+        if has_unsafe(plain):  # something besides colours: escape it
+            text = sanitize(text)
+            plain = SGR.sub("", text)
+        lines, plains = text.split("\n"), plain.split("\n")
+        lines.pop()
+        plains.pop()
+        return lines, plains
+    lines = text.split("\n")
+    lines.pop()
+    return lines, lines
 
 
 class MonitorEngine:
@@ -51,6 +75,7 @@ class MonitorEngine:
         self.print_filter = None if print_filter is None or print_filter.passes_all else print_filter
         self.log = log  # a SessionLog or None; may be swapped between calls
         self.hex_view = False
+        self.keep_sgr = True  # False: device lines come out without colours (plain output)
         self.state = "running"  # running | download mode | crashed
         self.chip_info: Any = getattr(knowledge.parser, "chip", None)  # what annotate() is given
         self.chip: str | None = None  # its display name
@@ -99,29 +124,25 @@ class MonitorEngine:
 
     # -- lines ------------------------------------------------------------------------
     def _lines(self, block: bytes, t: float, out: list[str]) -> None:
-        text = decode(block, self.encoding)
-        if "\r" in text:
-            text = text.replace("\r\n", "\n")
-        lines = text.split("\n")
-        lines.pop()  # the block ends with a newline
-        unsafe = has_unsafe(text)
+        lines, plains = split_block(decode(block, self.encoding))
+        if (self.print_filter is None and self.line_observer is None and self.symbolizer is None
+                and self.log is None and not self.hex_view):
+            self._fast_lines(lines, plains, t, out)
+            return
         parse = self.knowledge.parser.feed
         flt = self.print_filter
         observer = self.line_observer
         show_lines = not self.hex_view
         sym = self.symbolizer
         log = self.log
+        keep_sgr = self.keep_sgr
         logged: list[str] | None = [] if log is not None else None
-        for line in lines:
-            if unsafe:
-                line = sanitize(line)
-                plain = strip_sgr(line)
-            else:
-                plain = line
+        for line, plain in zip(lines, plains):
             visible = flt is None or flt.match(plain)
             start = len(out)
             if show_lines and visible:
-                out.append(line)
+                out.append(line if keep_sgr else plain)
+                start += 1
             if observer is not None:
                 observer(plain)
             events = parse(plain)
@@ -132,12 +153,27 @@ class MonitorEngine:
                 self._decode_line(plain, out)
             if logged is not None:
                 logged.append(plain)
-                logged.extend(strip_sgr(R.plain_text(r)) for r in out[start + (1 if show_lines and visible else 0):])
+                if len(out) > start:
+                    logged.extend(R.plain_text(r) for r in out[start:])
         if logged:
             log.write_lines(logged, t)
 
+    def _fast_lines(self, lines: list[str], plains: list[str], t: float, out: list[str]) -> None:
+        """The common case (no filter, log, ELF or script): one append and one parse per line."""
+        parse = self.knowledge.parser.feed
+        event = self._event
+        append = out.append
+        for line, plain in zip(lines if self.keep_sgr else plains, plains):
+            append(line)
+            events = parse(plain)
+            if events:
+                for ev in events:
+                    event(ev, t, out, True)
+
     def _event(self, event: Any, t: float, out: list[str], visible: bool) -> None:
         name = type(event).__name__
+        if name == "LogLine" and getattr(event, "level", "E") not in _NOTEWORTHY_LEVELS:
+            return  # the bulk of any log: nothing to explain, nothing for the loop detector
         parser_chip = getattr(self.knowledge.parser, "chip", None)
         if parser_chip is not None and parser_chip is not self.chip_info:
             self.chip_info = parser_chip

@@ -54,6 +54,7 @@ class PlainMonitor:
         self._stamp = Stamper(settings.timestamp_format)
         self._queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._printed_partial = ""
+        engine.keep_sgr = color
         self.script: ScriptRunner | None = None
         if script_source is not None:
             self.script = ScriptRunner(script_source, self._script_command, self._script_stop, self.say)
@@ -158,10 +159,7 @@ class PlainMonitor:
     def _emit(self, records: list[str], t: float) -> None:
         if not records or not self.show_output:
             return
-        text_of = R.plain_text
-        lines = [text_of(r) for r in records]
-        if not self.color:
-            lines = [strip_sgr(line) for line in lines]
+        lines = list(map(R.plain_text, records))  # device lines come without colours unless --color
         if self.timestamps:
             stamp = self._stamp(t) + " "
             lines = [stamp + line for line in lines]
