@@ -54,6 +54,14 @@ class ChipFacts:
     revision: tuple[int, int]
     app_console_baud: int = 115200
     extra: dict[str, int] = field(default_factory=dict)
+    # (start, end, target): the same registers seen at another address (esptool 2.x
+    # reaches the ESP32's UART, SPI1 and eFuse through the 0x60000000 AHB window).
+    alias: tuple[int, int, int] | None = None
+
+    def canonical(self, addr: int) -> int:
+        if self.alias is not None and self.alias[0] <= addr < self.alias[1]:
+            return addr - self.alias[0] + self.alias[2]
+        return addr
 
     @property
     def mac_text(self) -> str:
@@ -89,6 +97,7 @@ def _esp32() -> ChipFacts:
         spi=SpiLayout(0x3FF42000, 0x1C, 0x20, 0x24, 0x80, 0x2C, addr_msb=True),
         uart_clkdiv_reg=0x3FF40014, uart_clock_hz=40_000_000, gpio_strap_reg=0x3FF44038,
         security_info=None, idf_target="esp32", cpu_mhz=160, cores=2, revision=(3, 0),
+        alias=(0x60000000, 0x60040000, 0x3FF40000),
     )
 
 
@@ -163,11 +172,7 @@ def _build() -> dict[str, ChipFacts]:
         fact.registers.setdefault(CHIP_DETECT_MAGIC_REG, magic)
     # esptool 2.x tells the ESP8266 from the ESP32 by the UART date register instead.
     facts["esp8266"].registers.setdefault(UART_DATE_REG_V1, 0x00062000)
-    facts["esp32"].registers.setdefault(UART_DATE_REG_V1, 0x15122500)
-    # ...and reads the ESP32 eFuse words through their 0x6001A000 alias.
-    esp32 = facts["esp32"].registers
-    for n in range(7):
-        esp32.setdefault(0x6001A000 + 4 * n, esp32.get(0x3FF5A000 + 4 * n, 0))
+    facts["esp32"].registers.setdefault(facts["esp32"].canonical(UART_DATE_REG_V1), 0x15122500)
     return facts
 
 

@@ -38,6 +38,7 @@ class RegisterFile:
 
     def read(self, addr: int) -> int:
         facts = self.facts
+        addr = facts.canonical(addr)
         if addr == facts.uart_clkdiv_reg:
             return (facts.uart_clock_hz // max(1, self._baud())) & 0xFFFFF
         if addr == facts.gpio_strap_reg:
@@ -47,6 +48,7 @@ class RegisterFile:
         return facts.registers.get(addr, 0)
 
     def write(self, addr: int, value: int, mask: int = 0xFFFFFFFF) -> None:
+        addr = self.facts.canonical(addr)
         old = self.read(addr)
         value = (old & ~mask) | (value & mask)
         self.values[addr] = value & 0xFFFFFFFF
