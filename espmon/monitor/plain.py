@@ -114,8 +114,16 @@ class PlainMonitor:
                 self._show_partial()
                 continue
             try:
+                while item[0] == "data" and not self._queue.empty():
+                    # a fast stream: join the chunks already queued, process them as one
+                    nxt = get()
+                    if nxt[0] != "data":
+                        self._handle(item)
+                        item = nxt
+                        break
+                    item = ("data", item[1] + nxt[1], nxt[2])
                 self._handle(item)
-                while not self._queue.empty():  # batch what is already there: one write
+                while not self._queue.empty():
                     self._handle(get())
             except _Stop as stop:
                 return stop.code

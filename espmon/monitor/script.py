@@ -49,6 +49,7 @@ class ScriptRunner:
         self._pattern: re.Pattern[str] | None = None
         self._matched = threading.Event()
         self._thread: threading.Thread | None = None
+        self.idle = False  # an empty stdin: no script, nothing to observe
 
     def start(self) -> None:
         # A daemon: a thread blocked in readline() cannot be interrupted.
@@ -60,6 +61,8 @@ class ScriptRunner:
 
     def observe_line(self, line: str) -> None:
         """Every device line (plain text), from the thread that runs the engine."""
+        if self.idle:
+            return
         with self._lock:
             pattern = self._pattern
             if pattern is not None and pattern.search(line):
@@ -79,6 +82,7 @@ class ScriptRunner:
                     self._stop(0)
                 else:
                     self._say("no commands on standard input: watching the port only")
+                    self.idle = True
                 return
             read_any = True
             if not self._handle(line.rstrip("\r\n")):
