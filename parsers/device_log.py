@@ -15,14 +15,15 @@ import re
 from collections.abc import Callable
 
 from parsers.chips import CHIPS, Chip, find_chip
+from parsers.device_text import clean_line
 from parsers import device_events
-from parsers.device_events import (  # every event is re-exported: this module is the parser's API
-    AppLoaded, Backtrace, BootloaderError, BootloaderStart, Brownout, ChecksumError, CpuHalted,
-    DeviceEvent, ElfSha256, Esp8266Reset, FlashReadError, InvalidHeader, LogLine, Rebooting,
-    ResetInfo, RomBanner, RomBuild, RomEntry, RomFlashMode, RomHalt, RomLoad, SavedPC,
-    TaskWatchdog, WaitingForDownload,
+from parsers.device_events import (  # noqa: F401  (every event is re-exported: this module is the API)
+    Abort, AppLoaded, AssertFailed, Backtrace, BootLoop, BootloaderError, BootloaderStart, Brownout,
+    ChecksumError, CoreDump, CpuHalted, DeviceEvent, ElfSha256, Esp8266Exception, Esp8266Reset,
+    FlashReadError, GuruMeditation, HeapCorruption, InvalidHeader, LogLine, Panic, Rebooting, ResetInfo,
+    RomBanner, RomBuild, RomEntry, RomFlashMode, RomHalt, RomLoad, SavedPC, SoftWatchdog, StackOverflow,
+    StackSmashing, TaskWatchdog, WaitingForDownload,
 )
-from parsers.device_events import *  # noqa: F401,F403
 from parsers.panic import IdfPanic, PostMortem, match_fatal, match_post_mortem, parse_backtrace
 
 __all__ = ["DeviceLogParser", "clean_line", *device_events.__all__]
@@ -42,20 +43,6 @@ _ESPHOME = re.compile(r"\[([EWIDV])\]\[([^\]]+)\]:\s?(.*)")
 # (only the prefix is matched: sre walks a character class at ~8 ns a character, and the
 # message is most of the line; its end is trimmed with endswith)
 _FAST_IDF = re.compile(r"(?:\x1b\[[0-9;]*m)?([EWIDV]) \(([0-9:.]+)\) ([^:\x1b\r]*): ?")
-_SGR = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b")
-_BARE_SGR = re.compile(r"\[[0-9;]*m")
-_JUNK = re.compile(r"[^\x20-\x7e]+")
-# Prefixes terminal programs add (tried only when the line starts with a digit, '[' or '>'):
-#   "12:34:56.789 -> " Arduino IDE, "12:34:56.789 > " PlatformIO, "[12:34:56]" ESPHome,
-#   "[Tue Feb 19 18:02:49.225 2019] ", "[19:46:42:120] ", "2019-12-12 09:45:36,678 # ",
-#   "2017.07.27, 13:20:11.866, ", "> " (e-mail quoting, but not ">>>stack>>>")
-_PREFIX = re.compile(
-    r"\d\d:\d\d:\d\d(?:[.:,]\d+)?\s*(?:->|>)\s?"
-    r"|\[[^\]]{0,40}?\d\d:\d\d:\d\d[^\]]{0,24}\]\s?"
-    r"|\d{4}[-./]\d\d[-./]\d\d,?[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?\s*[#,>|-]?\s?"
-    r"|>(?!>)\s?"
-)
-
 # ets Jun  8 2016 00:22:57          ets Jan  8 2013,rst cause:2, boot mode:(3,6)
 _ETS = re.compile(r"ets\s+(\w{3}\s+\d{1,2}\s+\d{4}(?:\s+\d\d:\d\d:\d\d)?)"
                   r"(?:\s*,\s*rst cause:\s*(\d+)(?:\s*,\s*boot mode:\s*\((\d+)\s*,\s*(\d+)\))?)?")
@@ -115,44 +102,6 @@ def _glue_start(text: str, i: int, marker: str) -> int:
 
 
 _Handler = Callable[["DeviceLogParser", str, int], "list[DeviceEvent] | None"]
-
-
-def clean_line(line: str) -> str:
-    """The text a recogniser should see: no CR debris, colours, terminal prefixes or reset junk."""
-    if "\r" in line:
-        line = line.rstrip("\r\n")
-        if "\r" in line:  # progress output overwritten in place: the terminal shows the last part
-            line = line[line.rindex("\r") + 1:]
-    if "\x1b" in line:
-        if line.startswith("\x1b["):
-            j = line.find("m", 2, 12)
-            if j > 0:
-                line = line[j + 1:]
-        if line.endswith("\x1b[0m"):
-            line = line[:-4]
-        if "\x1b" in line:
-            line = _SGR.sub("", line)
-    for _ in range(4):
-        c = line[:1]
-        if not c or ("A" <= c <= "Z" or "a" <= c <= "z" or c in "*-/"):
-            break
-        if c == " " or c == "\t" or c == "`":  # indentation, markdown code quotes
-            line = line.lstrip(" \t`")
-        elif c == "[" and (m := _BARE_SGR.match(line)):  # ESC lost in a paste: "[0;32mI (34) boot: ..."
-            line = line[m.end():]
-            if line.endswith("[0m"):
-                line = line[:-3]
-                if line[-1:] > "~":  # the ESC shown as a glyph: "␛[0m", "�[0m"
-                    line = line[:-1]
-        elif c in "[>0123456789" and (m := _PREFIX.match(line)):
-            line = line[m.end():]
-        elif not (" " <= c <= "~"):
-            line = _JUNK.sub("", line, 1)
-        else:
-            break
-    if line[-1:] in ("␊", "␍"):
-        line = line.rstrip("␍␊")
-    return line
 
 
 class _TaskWatchdogList:
