@@ -4,6 +4,7 @@ state they change lives on the ``Console`` (app.py), the port work on the ``Sess
 from __future__ import annotations
 
 import re
+import time
 from typing import TYPE_CHECKING
 
 from espmon.monitor.settings import EOLS
@@ -21,11 +22,13 @@ def cmd_help(con: "Console", arg: str) -> None:
 
 def cmd_reset(con: "Console", arg: str) -> None:
     con.note("resetting the chip")
+    con.engine.host_reset(time.time())
     con.session.reset()
 
 
 def cmd_bootloader(con: "Console", arg: str) -> None:
     con.note("resetting into the bootloader (download mode)")
+    con.engine.host_reset(time.time())
     con.session.bootloader()
 
 

@@ -99,6 +99,8 @@ class Console:
         exit_keys = describe(self.exit_keys())
         self.note(f"espmon monitor on {self.session.url} at {self.session.baud} baud; {exit_keys} or "
                   f"{describe((self.keymap.menu, 'x'))} exits, {describe((self.keymap.menu, 'c-h'))} shows the keys")
+        if self.settings.reset:
+            self.engine.host_reset(time.time())
         self.session.start(reset=self.settings.reset)
 
     def exit(self) -> None:
@@ -144,7 +146,7 @@ class Console:
         self.app.invalidate()
 
     def _freeze(self) -> None:
-        since = time.time() - _LOOP_LOOKBACK
+        since = self.store.time_of(self.store.total - 1) - _LOOP_LOOKBACK
         first = self.store.find_kind(R.CRASH, since, self.store.total)
         if first is None:
             first = self.store.find_kind(R.RESET, since, self.store.total)

@@ -26,6 +26,16 @@ __all__ = ["MonitorEngine", "CRASH_EVENTS", "split_block"]
 _ADDR = re.compile(r"0x([0-9a-fA-F]{8})(?![0-9a-fA-F])")
 # The ROM's bootloader load lines carry addresses in code that mean nothing to the app ELF.
 _NO_DECODE_PREFIXES = ("load:", "entry ", "load ")
+# A register dump cell, "NAME    : 0x400d025e". Registers that never hold a code address
+# (or hold one that misleads, like the trap vector) are not decoded; a return address
+# (RA, Xtensa A0) is decoded as its call.
+_REGISTER = re.compile(r"([A-Z][A-Z0-9/]*)\s*:\s*0x([0-9a-fA-F]{8})")
+_NOT_CODE_REGISTERS = frozenset(
+    {"PS", "SAR", "EXCCAUSE", "EXCVADDR", "LBEG", "LEND", "LCOUNT", "MSTATUS", "MTVEC", "MCAUSE", "MTVAL",
+     "MHARTID", "GP", "TP", "SP", "A1"}
+)
+_RETURN_REGISTERS = frozenset({"RA", "A0"})
+_STACK_DUMP = re.compile(r"[0-9a-fA-F]{8}: 0x")  # "3fc8f3d0: 0x... 0x..." (RISC-V Stack memory)
 # Event class names of parsers.device_events: the first line of a crash (the console can
 # freeze on it) and the reset lines. Panic is the whole block, reported when it ends.
 CRASH_EVENTS = frozenset(
@@ -34,6 +44,7 @@ CRASH_EVENTS = frozenset(
 )
 _RESET_EVENTS = frozenset({"ResetInfo", "Esp8266Reset"})
 _NOTEWORTHY_LEVELS = ("E", "W")
+_HOST_RESET_WINDOW = 3.0  # seconds from our reset request to the chip's reset line
 
 
 def split_block(text: str) -> tuple[list[str], list[str]]:
@@ -86,6 +97,11 @@ class MonitorEngine:
         self._assembler = LineAssembler()
         self._hex_offset = 0
         self._warned_no_elf = False
+        self._host_reset_at: float | None = None
+
+    def host_reset(self, t: float) -> None:
+        """We are about to reset the chip: its next reset line is ours, not a boot loop's."""
+        self._host_reset_at = t
 
     # -- input ------------------------------------------------------------------------
     def feed(self, data: bytes, t: float) -> list[str]:
@@ -195,6 +211,11 @@ class MonitorEngine:
                 out.append(marker + part)
         if name == "Panic":
             self._decode_panic(event, out)
+        if marker == R.RESET and self._host_reset_at is not None:
+            ours = t - self._host_reset_at < _HOST_RESET_WINDOW
+            self._host_reset_at = None
+            if ours:
+                return
         loop = self.knowledge.loop_detector.feed(event, t)
         if loop is not None:
             text = self.knowledge.annotate(loop, self.chip_info) or f"boot loop: {loop}"
@@ -203,8 +224,19 @@ class MonitorEngine:
 
     # -- addresses --------------------------------------------------------------------
     def _decode_line(self, plain: str, out: list[str]) -> None:
+        """Decode the code addresses of a line (as esp-idf-monitor does), except where that misleads."""
         sym = self.symbolizer
+        if _STACK_DUMP.match(plain):
+            return  # stack words: the unwound backtrace below the panic says what matters
         seen: set[int] = set()
+        if "  : 0x" in plain or " : 0x" in plain:
+            for name, value in _REGISTER.findall(plain):
+                addr = int(value, 16)
+                if name in _NOT_CODE_REGISTERS or addr in seen or not sym.in_code(addr):
+                    continue
+                seen.add(addr)
+                out.extend(self.describe(addr, return_address=name in _RETURN_REGISTERS))
+            return
         for match in _ADDR.finditer(plain):
             addr = int(match.group(1), 16)
             if addr in seen or not sym.in_code(addr):
@@ -212,9 +244,14 @@ class MonitorEngine:
             seen.add(addr)
             out.extend(self.describe(addr))
 
-    def describe(self, addr: int) -> list[str]:
-        """DECODED records for one code address: innermost frame first, then its callers."""
-        locations = self.symbolizer.lookup(addr)
+    def describe(self, addr: int, return_address: bool = False) -> list[str]:
+        """DECODED records for one code address: innermost frame first, then its callers.
+        A return address is decoded as the call before it (the line that made the call)."""
+        sym = self.symbolizer
+        if return_address and hasattr(sym, "lookup_return_address"):
+            locations = sym.lookup_return_address(addr)
+        else:
+            locations = sym.lookup(addr)
         if not locations:
             return [f"{R.DECODED}0x{addr:08x}: ?? (in the ELF's code, no line information)"]
         lines = []
@@ -250,8 +287,8 @@ class MonitorEngine:
             out.append(R.DECODED + "no backtrace could be unwound from the stack dump: see MEPC (where) and RA (caller) above")
             return
         out.append(R.DECODED + "Backtrace (unwound from the stack dump):")
-        for pc in pcs:
-            out.extend(self.describe(pc))
+        for i, pc in enumerate(pcs):
+            out.extend(self.describe(pc, return_address=i > 0))
 
     # -- hex view ---------------------------------------------------------------------
     def _hex(self, data: bytes) -> list[str]:

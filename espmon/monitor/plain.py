@@ -86,6 +86,8 @@ class PlainMonitor:
             signal.signal(signal.SIGTERM, self._sigterm)
         code = 0
         try:
+            if self.settings.reset:
+                self.engine.host_reset(time.time())
             self.session.start(reset=self.settings.reset)
             if self.script is not None:
                 self.script.start()
@@ -153,8 +155,10 @@ class PlainMonitor:
         if name == "send":
             self.session.write(arg.encode(self.settings.encoding, "replace") + self.settings.eol_bytes)
         elif name == "reset":
+            self.engine.host_reset(time.time())
             self.session.reset()
         elif name == "bootloader":
+            self.engine.host_reset(time.time())
             self.session.bootloader()
         elif name == "output":
             self.show_output = not self.show_output
