@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         board = registry.board_for_url(url)
     except (ValueError, OSError) as exc:
         raise UserError(str(exc)) from None
+    board.power_on()
     stop = threading.Event()
 
     def _stop(signum: int, frame: object) -> None:

@@ -100,7 +100,7 @@ class AppRuntime:
         desc = self.info.desc
         sha = desc.elf_sha256.hex()[:16] if desc else "0000000000000000"
         board.send_text(panic_dump(board.facts, Crash(self._frames(), self._fault_addr(), sha)))
-        board.schedule(0.05, lambda: board.software_reset("panic"))
+        board.schedule(board.next_loop_delay(0.05), lambda: board.software_reset("panic"))
 
     def _fault_addr(self) -> int:
         record = self.info.info

@@ -100,8 +100,13 @@ class Board:
         self.loop_count = 0
         self.boot_time = time.monotonic()
         self._rng = random.Random(self.name)
+        self.start = start
+
+    def power_on(self) -> None:
+        """Apply power (once): the first boot, in the ``start`` mode."""
         with self.lock:
-            self.boot(start, RESETS[chip]["poweron"])
+            if self.state == "off":
+                self.boot(self.start, RESETS[self.chip.key]["poweron"])
 
     # --- scheduling -----------------------------------------------------------------------
 
@@ -206,23 +211,24 @@ class Board:
             return
         if plan.end == "app" and plan.app is not None:
             self.state = "app"
-            self.loop_count = 0
             self.app = AppRuntime(self, plan.app, crash_on_start=self.faults.panic, heartbeat=self.heartbeat)
             self.schedule(0.01, self.app.start)
         elif plan.end == "loop":
             self.state = "loop"
-            self.loop_count += 1
-            delay = plan.loop_delay if self.loop_count <= SLOW_LOOP_AFTER else SLOW_LOOP_DELAY
             cause = plan.loop_cause
-            self.schedule(delay, lambda: self._loop_reset(cause))
+            self.schedule(self.next_loop_delay(plan.loop_delay), lambda: self._loop_reset(cause))
         else:
             self.state = "hung"
 
+    def next_loop_delay(self, quick: float) -> float:
+        """A board that keeps resetting by itself (boot loop, crash loop) slows down after
+        a few rounds, so an idle one does not keep a core busy."""
+        self.loop_count += 1
+        return quick if self.loop_count <= SLOW_LOOP_AFTER else SLOW_LOOP_DELAY
+
     def _loop_reset(self, cause: str) -> None:
-        count = self.loop_count
         self._hold()
         self.boot("flash", RESETS[self.chip.key][cause])
-        self.loop_count = max(self.loop_count, count)
 
     def start_stub(self) -> None:
         self.loader = StubLoader(self)
@@ -346,7 +352,7 @@ class Board:
         with self.lock:
             return {"name": self.name, "chip": self.chip.key, "state": self.state,
                     "loader": self.loader.kind if self.loader else None, "baud": self.device_baud,
-                    "boots": self.boots, "faults": self.faults.names, "present": self.present,
+                    "boots": self.boots, "strap": self.strap, "faults": self.faults.names, "present": self.present,
                     "host": self.host is not None}
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ from espmon.sim.flash import FlashChip
 from espmon.sim.image import (
     AppDesc,
     Image,
+    Segment,
     VboardInfo,
     boot_partition,
     find_vboard_info,
@@ -111,19 +112,21 @@ def plan_flash_boot(facts: ChipFacts, flash: FlashChip, reset_code: int, strap: 
         return plan
 
     plan.steps.append(Step(0.0, head + banner.load_lines(facts, bootloader), rom_baud))
+    if esp8266:
+        return _esp8266_app(facts, flash, plan, colors)
     if not flash.supports(bootloader.mode):
         # The 2nd-stage bootloader switches the flash to the header's mode and can no
         # longer read it: nothing more is printed until the RTC watchdog resets the chip.
         plan.end, plan.loop_delay = "loop", 1.0
         return plan
 
-    clock = LogClock(ms=31 if not esp8266 else 42, colors=colors)
+    clock = LogClock(ms=31, colors=colors)
     parts = parse_partitions(flash.read(PARTITION_TABLE_OFFSET, 0xC00))
     part = boot_partition(parts)
     app_offset = part.offset if part else DEFAULT_APP_OFFSET
     app = parse_image(flash.data, app_offset, extended=not esp8266)
     desc = parse_app_desc(app.segments[0].data) if app.ok and app.segments else None
-    idf_ver = desc.idf_ver if desc else ("v3.4" if esp8266 else "v5.2.1")
+    idf_ver = desc.idf_ver if desc else "v5.2.1"
     log = bootloader_log(facts, clock, bootloader, idf_ver, parts, app_offset)
     if not app.ok:
         log.append(clock.line("E", "esp_image",
@@ -136,8 +139,28 @@ def plan_flash_boot(facts: ChipFacts, flash: FlashChip, reset_code: int, strap: 
         return plan
     log += app_load_log(facts, clock, app)
     plan.steps.append(Step(0.03, "".join(log)))
-    app_baud = facts.app_console_baud if esp8266 else None
-    plan.steps.append(Step(0.06, "".join(app_start_log(facts, clock, app, desc)), app_baud))
+    plan.steps.append(Step(0.06, "".join(app_start_log(facts, clock, app, desc))))
+    info = find_vboard_info(app)
+    lines = info.lines if info and info.lines else _default_lines(facts, desc)
+    plan.app = AppInfo(desc, app, lines, info, clock.ms)
+    return plan
+
+
+# ESP8266: the ROM boots the version 1 image at 0x0 directly (no 2nd-stage bootloader,
+# no partition table); the code and rodata in flash are mapped at 0x40200000 + offset,
+# with the app descriptor at the start of flash offset 0x10000.
+_ESP8266_IROM = 0x40200000
+_ESP8266_APP_FLASH = 0x10000
+
+
+def _esp8266_app(facts: ChipFacts, flash: FlashChip, plan: BootPlan, colors: bool) -> BootPlan:
+    ram_image = parse_image(flash.data, 0, extended=False)
+    mapped_data = flash.read(_ESP8266_APP_FLASH, 0x10000)
+    app = Image(_ESP8266_APP_FLASH, ram_image.magic, ram_image.mode, ram_image.size_freq, ram_image.entry,
+                ram_image.segments + (Segment(_ESP8266_IROM + _ESP8266_APP_FLASH, _ESP8266_APP_FLASH, mapped_data),))
+    desc = parse_app_desc(mapped_data[:256])
+    clock = LogClock(ms=61, colors=colors)
+    plan.steps.append(Step(0.06, "".join(app_start_log(facts, clock, app, desc)), facts.app_console_baud))
     info = find_vboard_info(app)
     lines = info.lines if info and info.lines else _default_lines(facts, desc)
     plan.app = AppInfo(desc, app, lines, info, clock.ms)

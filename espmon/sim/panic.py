@@ -15,8 +15,8 @@ from espmon.sim.facts import ChipFacts
 
 __all__ = ["Crash", "panic_dump"]
 
-LOAD_PROHIBITED = 28  # Xtensa EXCCAUSE
-LOAD_ACCESS_FAULT = 5  # RISC-V MCAUSE
+STORE_PROHIBITED = 29  # Xtensa EXCCAUSE (the sample app's NULL store)
+STORE_ACCESS_FAULT = 7  # RISC-V MCAUSE
 
 
 class Crash:
@@ -43,11 +43,12 @@ def _xtensa(facts: ChipFacts, crash: Crash) -> str:
     filler = [0x00000000, 0x3FFB0000 | (sp & 0xFFF), 0x00000001, 0x3FFC1234]
     for n in range(2, 16):
         regs.append((f"A{n}", crash.fault_addr if n == 2 else filler[n % 4]))
-    regs += [("SAR", 0x00000004), ("EXCCAUSE", LOAD_PROHIBITED), ("EXCVADDR", crash.fault_addr),
+    regs += [("SAR", 0x00000004), ("EXCCAUSE", STORE_PROHIBITED), ("EXCVADDR", crash.fault_addr),
              ("LBEG", 0x4000C2E0), ("LEND", 0x4000C2F6), ("LCOUNT", 0xFFFFFFFF)]
-    backtrace = " ".join(f"0x{p:08x}:0x{s:08x}" for p, s in frames)
+    # ESP-IDF prints each frame's call site: the return address minus 3.
+    backtrace = " ".join(f"0x{p - 3:08x}:0x{s:08x}" for p, s in frames)
     return (
-        f"Guru Meditation Error: Core  0 panic'ed (LoadProhibited). Exception was unhandled.{NL}{NL}"
+        f"Guru Meditation Error: Core  0 panic'ed (StoreProhibited). Exception was unhandled.{NL}{NL}"
         f"Core  0 register dump:{NL}{_cells(regs)}{NL}{NL}"
         f"Backtrace: {backtrace}{NL}{NL}{NL}{NL}{NL}"
         f"ELF file SHA256: {crash.elf_sha}{NL}{NL}Rebooting...{NL}"
@@ -64,19 +65,21 @@ def _riscv(facts: ChipFacts, crash: Crash) -> str:
     values = {"MEPC": pc, "RA": ra, "SP": sp, "GP": (sp & 0xFFFF0000) | 0x8600, "TP": sp + 0x60,
               "A0": crash.fault_addr, "A5": crash.fault_addr}
     regs = [(name, values.get(name, 0)) for name in names]
-    regs += [("MSTATUS", 0x00001881), ("MTVEC", 0x40380001), ("MCAUSE", LOAD_ACCESS_FAULT),
+    regs += [("MSTATUS", 0x00001881), ("MTVEC", 0x40380001), ("MCAUSE", STORE_ACCESS_FAULT),
              ("MTVAL", crash.fault_addr), ("MHARTID", 0)]
-    # The stack holds each caller's return address where unwinding would find it.
+    # Every function of the chain saved RA at CFA-4, i.e. just below the next frame's SP:
+    # the dump (from SP up) holds each return address where CFI unwinding looks for it.
     words = [0] * 64
-    for n, (frame_pc, frame_sp) in enumerate(frames[1:], start=1):
-        slot = min(63, max(0, (frame_sp - sp) // 4 - 1)) if frame_sp > sp else min(63, 4 * n + 3)
-        words[slot] = frame_pc
+    for frame_pc, frame_sp in frames[1:]:
+        slot = (frame_sp - 4 - sp) // 4
+        if 0 <= slot < len(words):
+            words[slot] = frame_pc
     stack = []
     for row in range(8):
         cells = " ".join(f"0x{w:08x}" for w in words[row * 8:row * 8 + 8])
         stack.append(f"{sp + row * 32:08x}: {cells}")
     return (
-        f"Guru Meditation Error: Core  0 panic'ed (Load access fault). Exception was unhandled.{NL}{NL}"
+        f"Guru Meditation Error: Core  0 panic'ed (Store access fault). Exception was unhandled.{NL}{NL}"
         f"Core  0 register dump:{NL}{_cells(regs)}{NL}"
         f"Stack memory:{NL}{NL.join(stack)}{NL}{NL}{NL}"
         f"ELF file SHA256: {crash.elf_sha}{NL}{NL}Rebooting...{NL}"
@@ -87,16 +90,15 @@ def _esp8266(facts: ChipFacts, crash: Crash) -> str:
     cut = "--------------- CUT HERE FOR EXCEPTION DECODER ---------------"
     pc, sp = crash.frames[0]
     end = 0x3FFFFFC0
+    # Return addresses at CFA-4 of each frame, as on the other chips.
+    saved = {frame_sp - 4: frame_pc for frame_pc, frame_sp in crash.frames[1:]}
     lines = []
-    addr = sp
-    callers = [p for p, _ in crash.frames[1:]]
-    while addr < min(end, sp + 0x80):
-        words = [callers.pop(0) if callers and n == 3 else 0x3FFEE000 + (addr & 0xFF) for n in range(4)]
-        mark = " <" if words[3] >= 0x40200000 else "  "
+    for addr in range(sp, min(end, sp + 0x100), 16):
+        words = [saved.get(addr + 4 * n, 0x3FFEE000 + ((addr + 4 * n) & 0xFF)) for n in range(4)]
+        mark = " <" if any(0x40200000 <= w < 0x40300000 for w in words) else "  "
         lines.append(f"{addr:08x}:  " + " ".join(f"{w:08x}" for w in words) + mark)
-        addr += 16
     return (
-        f"{NL}{cut}{NL}{NL}Exception ({LOAD_PROHIBITED}):{NL}"
+        f"{NL}{cut}{NL}{NL}Exception ({STORE_PROHIBITED}):{NL}"
         f"epc1=0x{pc:08x} epc2=0x00000000 epc3=0x00000000 excvaddr=0x{crash.fault_addr:08x} "
         f"depc=0x00000000{NL}{NL}>>>stack>>>{NL}{NL}ctx: cont{NL}"
         f"sp: {sp:08x} end: {end:08x} offset: 0190{NL}" + NL.join(lines) + NL +

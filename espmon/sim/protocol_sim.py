@@ -37,6 +37,7 @@ class Serial(SerialBase):
             raise SerialException(f"could not open port {self._port}: {exc}") from None
         host = HostPort(board, self._baudrate)
         board.attach(host)
+        board.power_on()  # a board opened by URL is plugged in when its port opens
         self.board = board
         self._host = host
         self.is_open = True
