@@ -24,7 +24,7 @@ from parsers.device_events import (  # noqa: F401  (every event is re-exported: 
     RomBanner, RomBuild, RomEntry, RomFlashMode, RomHalt, RomLoad, SavedPC, SoftWatchdog, StackOverflow,
     StackSmashing, TaskWatchdog, WaitingForDownload,
 )
-from parsers.panic import IdfPanic, PostMortem, match_fatal, match_post_mortem, parse_backtrace
+from parsers.panic import IdfPanic, PostMortem, TaskWatchdogList, match_fatal, match_post_mortem, parse_backtrace
 
 __all__ = ["DeviceLogParser", "clean_line", *device_events.__all__]
 
@@ -63,11 +63,13 @@ _HALT = re.compile(r"(ets_\w+\.c)\s+(\d+)")
 _REBOOT_DELAY = re.compile(r"Rebooting in (\d+)")
 _SHA = re.compile(r"ELF file SHA256:\s*([0-9a-fA-F]+)")
 _OFFSET = re.compile(r"(?:at|offset) " + _HEX)
-_CPU_TASK = re.compile(r"CPU \d+: ")
 
 # Markers that may follow unfinished text on the same line ("phy_init: phGuru Meditation...").
 _GLUE = ("Guru Meditation", "SP-ROM:", "***ERROR", "ets J", "rst:0x", "Task watchdog got", "abort() was called",
          "Brownout detector", "A stack overflow in task", "[0;3")
+# the same search on other lines, in one pass (twice as fast as a find per marker); a glued
+# "***ERROR***" is found by its "A stack overflow", a glued reset line by its banner
+_GLUE_RX = re.compile("|".join(re.escape(g) for g in _GLUE if g not in ("***ERROR", "rst:0x")))
 _IDF_TAIL = re.compile(r"[EWIDV] \([0-9:.]+\) [^:\s]*: ?$")
 
 _LOG_FIELDS = tuple(getattr(LogLine, name).__set__ for name in ("line", "level", "timestamp", "tag", "message", "framework"))
@@ -104,31 +106,6 @@ def _glue_start(text: str, i: int, marker: str) -> int:
 _Handler = Callable[["DeviceLogParser", str, int], "list[DeviceEvent] | None"]
 
 
-class _TaskWatchdogList:
-    """The lines after ``Task watchdog got triggered``: which tasks, what ran where."""
-
-    def __init__(self, n: int) -> None:
-        self.first = n
-        self.tasks: list[str] = []
-        self.running: list[str] = []
-
-    def take(self, message: str) -> str:
-        """``more``, ``last`` (``Aborting.``) or ``no`` (not part of the list)."""
-        s = message.strip()
-        if s.startswith("- "):
-            self.tasks.append(s[2:].strip())
-        elif _CPU_TASK.match(s):
-            self.running.append(s)
-        elif s == "Aborting.":
-            return "last"
-        elif not s.startswith(("Tasks currently running", "Print CPU")):
-            return "no"
-        return "more"
-
-    def finish(self) -> TaskWatchdog:
-        return TaskWatchdog(self.first, tuple(self.tasks), tuple(self.running))
-
-
 class DeviceLogParser:
     """Feed device output one line at a time (without its newline); get events back."""
 
@@ -136,7 +113,7 @@ class DeviceLogParser:
         self.chip: Chip | None = find_chip(chip) if chip else None
         self._n = 0
         self._panic: IdfPanic | PostMortem | None = None
-        self._twdt: _TaskWatchdogList | None = None
+        self._twdt: TaskWatchdogList | None = None
 
     def feed(self, line: str) -> list[DeviceEvent]:
         n = self._n = self._n + 1
@@ -151,7 +128,19 @@ class DeviceLogParser:
                         msg = msg[:-4]
                     if "\x1b" not in msg and "\r" not in msg and msg[-1:] != "␊":
                         level, ts, tag = m.groups()
-                        return self._log_line(level, ts, tag, msg, n, "esp-idf", True)
+                        if ("Guru M" in msg or "SP-ROM" in msg or "***ERR" in msg or "ets J" in msg
+                                or tag in _BY_TAG or tag[:5] == "boot."):
+                            return self._log_line(level, ts, tag, msg, n, "esp-idf", True)
+                        # the hot path, inlined: an ordinary log line (see _log_event)
+                        event = _new(LogLine)
+                        s_line, s_level, s_ts, s_tag, s_msg, s_fw = _LOG_FIELDS
+                        s_line(event, n)
+                        s_level(event, level)
+                        s_ts(event, ts)
+                        s_tag(event, tag)
+                        s_msg(event, msg)
+                        s_fw(event, "esp-idf")
+                        return [event]
             return self._feed(clean_line(line), n)
         except Exception:  # a recogniser bug must never take the monitor down: drop the state
             self._panic = self._twdt = None
@@ -202,10 +191,9 @@ class DeviceLogParser:
                     if events is not None:
                         return events
         if glue:
-            for marker in _GLUE:
-                i = text.find(marker, 1)
-                if i > 0:
-                    return self._unglue(text, i, marker, n)
+            m = _GLUE_RX.search(text, 1)
+            if m is not None:
+                return self._unglue(text, m.start(), m[0], n)
         return []
 
     def _unglue(self, text: str, i: int, marker: str, n: int) -> list[DeviceEvent]:
@@ -365,7 +353,7 @@ class DeviceLogParser:
             m = _SHA.match(text)
             return [ElfSha256(n, m[1])] if m else None
         if text.startswith("Task watchdog got"):
-            self._twdt = _TaskWatchdogList(n)
+            self._twdt = TaskWatchdogList(n)
             return []
         return None
 
@@ -442,7 +430,7 @@ def _tagless(p: DeviceLogParser, level: str, tag: str, msg: str, n: int) -> list
     if "Brownout detector" in msg:
         return [Brownout(n)]
     if "Task watchdog got" in msg:
-        p._twdt = _TaskWatchdogList(n)
+        p._twdt = TaskWatchdogList(n)
     return []
 
 

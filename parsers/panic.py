@@ -13,10 +13,13 @@ import re
 
 from parsers.device_events import (
     Abort, AssertFailed, Backtrace, CoreDump, DeviceEvent, Esp8266Exception, GuruMeditation,
-    HeapCorruption, Panic, SoftWatchdog, StackOverflow, StackSmashing,
+    HeapCorruption, Panic, SoftWatchdog, StackOverflow, StackSmashing, TaskWatchdog,
 )
 
-__all__ = ["XTENSA_EXCCAUSE", "match_fatal", "parse_backtrace", "parse_registers", "IdfPanic", "PostMortem"]
+__all__ = [
+    "XTENSA_EXCCAUSE", "match_fatal", "match_post_mortem", "parse_backtrace", "parse_registers", "IdfPanic",
+    "PostMortem", "TaskWatchdogList",
+]
 
 #: Xtensa EXCCAUSE -> the name ESP-IDF's panic handler prints (ESP8266 prints the number only).
 XTENSA_EXCCAUSE = {
@@ -260,6 +263,36 @@ class IdfPanic:
             self.first, self.arch, self.core, self.cause, self.kind, main[1], main[2], main[3], main[4],
             stack, self.stack.base if stack else None, self.sha, tuple(self.details), others, self.last,
         )
+
+
+# --- task watchdog -------------------------------------------------------------------
+
+_CPU_TASK = re.compile(r"CPU \d+: ")
+
+
+class TaskWatchdogList:
+    """The lines after ``Task watchdog got triggered``: which tasks, what ran where."""
+
+    def __init__(self, n: int) -> None:
+        self.first = n
+        self.tasks: list[str] = []
+        self.running: list[str] = []
+
+    def take(self, message: str) -> str:
+        """``more``, ``last`` (``Aborting.``) or ``no`` (not part of the list)."""
+        s = message.strip()
+        if s.startswith("- "):
+            self.tasks.append(s[2:].strip())
+        elif _CPU_TASK.match(s):
+            self.running.append(s)
+        elif s == "Aborting.":
+            return "last"
+        elif not s.startswith(("Tasks currently running", "Print CPU")):
+            return "no"
+        return "more"
+
+    def finish(self) -> TaskWatchdog:
+        return TaskWatchdog(self.first, tuple(self.tasks), tuple(self.running))
 
 
 # --- ESP8266 ------------------------------------------------------------------------
