@@ -47,36 +47,33 @@ def _state(con: "Console") -> tuple[str, str]:
     return f"class:status.state.{style}", f" {state} "
 
 
+def _short(url: str, width: int = 36) -> str:
+    return url if len(url) <= width else url[: width // 2 - 1] + "\u2026" + url[-(width // 2):]
+
+
 def status_fragments(con: "Console") -> Fragments:
+    """State first (it matters most), then the port, counters, log and flags."""
     s = con.session
-    frags: Fragments = [
-        ("class:status.port", f" {s.url} "),
-        ("class:status", f"{s.baud} "),
-        ("class:status", f"| {con.engine.chip or 'chip ?'} "),
-        _state(con),
-        ("class:status", f" rx {_size(s.rx_bytes)} tx {_size(s.tx_bytes)} "),
+    frags: Fragments = [_state(con)]
+    if con.view.paused:
+        frags.append(("class:status.paused", f" {con.view.reason or 'paused'} +{con.view.new_lines()} "))
+    if con.menu_pending():
+        frags.append(("class:status.message", f" {describe((con.keymap.menu,))} \u2026 (then Ctrl+H: help) "))
+    text, error, until = con.status_message
+    if text and time.monotonic() < until:
+        frags.append(("class:status.error" if error else "class:status.message", f" {text} "))
+    frags += [
+        ("class:status.port", f" {_short(s.url)} "),
+        ("class:status", f"{s.baud} | {con.engine.chip or 'chip ?'} | rx {_size(s.rx_bytes)} tx {_size(s.tx_bytes)} "),
     ]
     log = con.engine.log
     frags.append(("class:status", f"| log {log.raw_path.name} " if log is not None else "| no log "))
     flags = ["RAW" if con.raw_mode else "LINE", con.settings.eol]
-    if con.echo:
-        flags.append("echo")
-    if con.engine.hex_view:
-        flags.append("hex")
-    if con.timestamps:
-        flags.append("time")
-    if not con.show_output:
-        flags.append("HIDDEN")
-    if con.freeze_on_crash:
-        flags.append("freeze")
+    for on, name in ((con.echo, "echo"), (con.engine.hex_view, "hex"), (con.timestamps, "time"),
+                     (not con.show_output, "HIDDEN"), (con.freeze_on_crash, "freeze")):
+        if on:
+            flags.append(name)
     frags.append(("class:status.flag", "| " + " ".join(flags) + " "))
-    if con.view.paused:
-        frags.append(("class:status.paused", f" {con.view.reason or 'paused'} +{con.view.new_lines()} "))
-    if con.menu_pending():
-        frags.append(("class:status.message", f" {describe((con.keymap.menu,))} … (then Ctrl+H: help) "))
-    text, error, until = con.status_message
-    if text and time.monotonic() < until:
-        frags.append(("class:status.error" if error else "class:status.message", f" {text} "))
     return frags
 
 
