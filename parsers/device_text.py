@@ -27,6 +27,16 @@ _PREFIX = re.compile(
 )
 
 
+def _drop_sgr(m: re.Match) -> str:
+    """Remove an escape sequence, except a colour that starts a log line in mid-line (a new
+    line glued to garbage or to an unfinished one): that one keeps its ``[0;32m`` so the
+    parser sees where the glued line starts."""
+    code, end, text = m[0], m.end(), m.string
+    if m.start() > 0 and code.startswith("\x1b[0;3") and text[end + 1:end + 3] == " (" and text[end:end + 1] in "EWIDV":
+        return code[1:]
+    return ""
+
+
 def clean_line(line: str) -> str:
     """The text a recogniser should see: no CR debris, colours, terminal prefixes or reset junk."""
     if "\r" in line:
@@ -41,7 +51,7 @@ def clean_line(line: str) -> str:
         if line.endswith("\x1b[0m"):
             line = line[:-4]
         if "\x1b" in line:
-            line = _SGR.sub("", line)
+            line = _SGR.sub(_drop_sgr, line)
     for _ in range(4):
         c = line[:1]
         if not c or ("A" <= c <= "Z" or "a" <= c <= "z" or c in "*-/"):

@@ -396,6 +396,8 @@ class PostMortem:
         return Esp8266Exception(n, self.number, self.cause, r("EPC1"), r("EPC2"), r("EPC3"), r("EXCVADDR"), r("DEPC"))
 
     def finish(self) -> list[DeviceEvent]:
+        if self.number is None and not (self.regs or self.stack.data or self.cause):
+            return []  # a lone CUT HERE marker: nothing was reported
         events: list[DeviceEvent] = []
         if self.number is not None and not self.reported:
             events.append(self._exception(self.header))
