@@ -7,6 +7,7 @@ Regenerate expectations deliberately: ``python tests/device_log_corpus.py --upda
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -43,6 +44,24 @@ def test_crlf_does_not_change_the_events(path):
 def test_terminal_timestamps_do_not_change_the_events(path, prefix):
     lines = read_lines(path)
     _same_events(lines, [prefix + line for line in lines])
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_collapsed_whitespace_keeps_the_event_kinds(path):
+    lines = read_lines(path)
+    collapsed = [re.sub(r"[ \t]+", " ", line) for line in lines]
+    kinds = [type(e).__name__ for e in parse(lines)[0]]
+    assert [type(e).__name__ for e in parse(collapsed)[0]] == kinds
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_a_line_cut_in_two_never_breaks_the_parser(path):
+    """A terminal that wraps at 80 columns: every long line becomes two."""
+    wrapped = []
+    for line in read_lines(path):
+        wrapped += [line[:80], line[80:]] if len(line) > 80 else [line]
+    events, parser = parse(wrapped)
+    assert all(e.line >= 1 for e in events)
 
 
 def test_corpus_is_big_enough_and_covers_every_chip_family_and_event_kind():
