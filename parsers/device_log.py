@@ -162,6 +162,8 @@ class DeviceLogParser:
         if self._panic is not None:
             consumed, events = self._panic.take(text, n)
             if consumed:
+                if getattr(self._panic, "complete", False):
+                    self._close_panic(events)
                 return events
             self._close_panic(out)
         if self._twdt is not None:

@@ -163,6 +163,7 @@ class IdfPanic:
         self.stack: _StackBytes | None = None
         self.in_stack = False
         self.done = False  # backtrace or stack seen: the next unknown line ends the dump
+        self.complete = False  # nothing more to come: report the dump now
         self.unknown = 0
 
     def merge_header(self, kind: str, cause: str, core: int | None) -> bool:
@@ -248,6 +249,7 @@ class IdfPanic:
         m = _SHA.match(s)
         if m:
             self.sha = m[1]
+            self.complete = self.done  # IDF >= 4.2 ends the dump here (older ones print it first)
             return []
         if s.startswith(("Memory dump at", "Debug exception reason", "Exception was unhandled", "MTVAL", "Detail")):
             self.details.append(s)

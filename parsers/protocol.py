@@ -414,7 +414,13 @@ def decode_response(frame: bytes, status_len: int | None = None) -> Response | R
         problem = f"header says {size} body bytes, frame has {len(payload)}"
     data, status_bytes = split_status(op, payload, status_len)
     status = status_bytes[0] if status_bytes else None
-    error = status_bytes[1] if status_bytes and status and len(status_bytes) > 1 else None
+    # The ROM sends status 1 and the code in the next byte; the stub sends its code
+    # (0xC0 and up) as the status byte itself, then 0 (esptool reads them as 0xC100).
+    error = None
+    if status == 1 and len(status_bytes) > 1:
+        error = status_bytes[1]
+    elif status:
+        error = status
     fields: dict[str, Any] = {}
     if op == Opcode.SPI_FLASH_MD5 and data:
         fields["md5"] = data.decode("ascii", "replace").lower() if len(data) == 32 else data.hex()

@@ -63,6 +63,7 @@ class Frame:
     source: str  # "write", "command" (rebuilt from the header), "read", "packet" (esptool's line)
     command: TraceCommand | None = None  # the header a host frame was sent under
     discarded: bool = False  # esptool threw it away unread (its reader had just failed)
+    complete: bool = True  # False: bytes of it were lost from the trace (data is partial)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +118,15 @@ class FrameAssembler:
             self._t = event.t
             if event.kind == "write":
                 self._write(event, out)
-            elif event.kind == "read":
+                return out
+            self._flush_command(out)
+            if event.kind == "read":
                 self._read(event, out)
             elif event.kind == "packet":
                 self._packet(event, out)
             elif event.kind == "invalid":
-                self._convert(self._reader.flush(), event.line, event.t, out)
+                # The chunk was fed at its Read record; the stray run it holds goes on
+                # into the "Remaining data" bytes, so it is reported after those.
                 self._dead = True
             else:  # remaining: bytes esptool read and threw away after a bad byte
                 self._dead = True
@@ -138,6 +142,9 @@ class FrameAssembler:
             if event.op == _CHANGE_BAUDRATE:
                 self._reset_at_command = True
             self._command = event
+            return out
+        if isinstance(event, (TextLine, TraceWarning, TraceFormat, TraceMessage)):
+            out.append(event)  # nothing esptool sent or read: a pending command stays pending
             return out
         self._flush_command(out)
         if isinstance(event, TraceTimeout):
@@ -161,16 +168,17 @@ class FrameAssembler:
     def _write(self, ev: TraceBytes, out: list[FrameEvent]) -> None:
         cmd, self._command = self._command, None
         line = cmd.line if cmd is not None else ev.line
-        frames = [e for e in slip_decode_all(ev.data) if isinstance(e, SlipFrame)] if ev.complete else []
+        if not ev.complete:
+            self._incomplete(cmd, ev, out)
+            return
+        frames = [e for e in slip_decode_all(ev.data) if isinstance(e, SlipFrame)]
         if len(frames) != 1 or len(ev.data) < 2 or ev.data[0] != 0xC0 or ev.data[-1] != 0xC0:
             if cmd is not None and cmd.complete:
                 out.append(Frame(line, ev.t, HOST, _rebuild(cmd), "command", cmd))
-                if ev.complete:
-                    out.append(TraceWarning(ev.line, "the Write record is not one SLIP frame; "
-                                                     "the request was rebuilt from its command header"))
+                out.append(TraceWarning(ev.line, "the Write record is not one SLIP frame; "
+                                                 "the request was rebuilt from its command header"))
                 return
-            if ev.complete:
-                out.append(TraceWarning(ev.line, f"the Write record holds {len(frames)} SLIP frames, expected one"))
+            out.append(TraceWarning(ev.line, f"the Write record holds {len(frames)} SLIP frames, expected one"))
             for f in frames:
                 out.append(Frame(line, ev.t, HOST, f.payload, "write", cmd))
             return
@@ -182,6 +190,24 @@ class FrameAssembler:
                 out.append(TraceWarning(ev.line, f"the Write record differs from the command header at line {cmd.line}"))
         out.append(Frame(line, ev.t, HOST, data, "write", cmd))
 
+    def _incomplete(self, cmd: TraceCommand | None, ev: TraceBytes | None, out: list[FrameEvent]) -> None:
+        """Dump lines were lost (a cut paste, or esptool 5.6's rich console eating them):
+        the best partial request, flagged, so the op and its block header still show."""
+        if cmd is not None and cmd.complete:
+            out.append(Frame(cmd.line, cmd.t if ev is None else ev.t, HOST, _rebuild(cmd), "command", cmd))
+            return
+        partial = b""
+        if ev is not None and ev.data[:1] == b"\xc0":
+            events = slip_decode_all(ev.data)
+            payloads = [e.payload for e in events if isinstance(e, (SlipFrame, TruncatedFrame))]
+            partial = max(payloads, key=len, default=b"")
+        if cmd is not None and len(cmd.data) + 8 > len(partial):
+            partial = _rebuild(cmd)[:8] + cmd.data
+        if len(partial) >= 2:
+            line = cmd.line if cmd is not None else (ev.line if ev is not None else 0)
+            t = ev.t if ev is not None else (cmd.t if cmd is not None else self._t)
+            out.append(Frame(line, t, HOST, partial, "write" if ev is not None else "command", cmd, complete=False))
+
     def _flush_command(self, out: list[FrameEvent]) -> None:
         cmd, self._command = self._command, None
         if cmd is None:
@@ -190,8 +216,8 @@ class FrameAssembler:
             out.append(Frame(cmd.line, cmd.t, HOST, _rebuild(cmd), "command", cmd))
             out.append(TraceWarning(cmd.line, "no Write record after this command; the request was rebuilt from its header"))
         else:
-            out.append(TraceWarning(cmd.line, "no Write record after this command and its payload dump is incomplete; "
-                                              "the request is lost"))
+            self._incomplete(cmd, None, out)
+            out.append(TraceWarning(cmd.line, "no Write record after this command and its payload dump is incomplete"))
 
     # --- chip side -----------------------------------------------------------------
 
