@@ -178,13 +178,13 @@ def sim_port():
 
 
 def read_until(port, pattern: bytes | str, timeout: float = 5.0) -> bytes:
-    """Read from a pyserial port until ``pattern`` (a regex) appears; AssertionError if not."""
+    """Read from a pyserial port until ``pattern`` (a regex, DOTALL) appears; AssertionError if not."""
     import re
     import time
 
     if isinstance(pattern, str):
         pattern = pattern.encode()
-    regex = re.compile(pattern)
+    regex = re.compile(pattern, re.DOTALL)
     deadline = time.monotonic() + timeout
     data = b""
     while time.monotonic() < deadline:
