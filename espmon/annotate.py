@@ -297,7 +297,7 @@ class BootLoopDetector:
         self.resets = max(2, resets)
         self.window = window
         self._times: deque[float] = deque()
-        self._reasons: deque[str] = deque()
+        self._reasons: deque[tuple[str | None, str | None]] = deque()
         self._rebooting: float | None = None  # when a Rebooting... was counted: its banner is the same reset
         self._reported = False
         self._reason: str | None = None  # the last crash, named in the report
@@ -310,13 +310,12 @@ class BootLoopDetector:
             return None
         if name == "Rebooting":
             self._rebooting = t
-            return self._count(event, t, self._reason)
+            return self._count(event, t, self._reason, None)
         if name in _RESETS:
             rebooting, self._rebooting = self._rebooting, None
             if rebooting is not None and t - rebooting <= self.SAME_RESET:
                 return None
-            reason = self._reason or getattr(event, "name", None)
-            return self._count(event, t, reason)
+            return self._count(event, t, self._reason, getattr(event, "name", None))
         return None
 
     def _reason_of(self, event: Any) -> str:
@@ -326,13 +325,14 @@ class BootLoopDetector:
         return {"Brownout": "brownout", "TaskWatchdog": "task watchdog", "InvalidHeader": "invalid header",
                 "RomHalt": "ROM halt", "FlashReadError": "flash read error", "ChecksumError": "checksum error"}[name]
 
-    def _count(self, event: Any, t: float, reason: str | None) -> BootLoop | None:
+    def _count(self, event: Any, t: float, crash: str | None, reset_name: str | None) -> BootLoop | None:
+        """One reset at ``t``: the crash that caused it (if one was seen) or the ROM's reset name."""
         if self._times and t - self._times[-1] > self.window:
             self._times.clear()
             self._reasons.clear()
             self._reported = False
         self._times.append(t)
-        self._reasons.append(reason or "reset")
+        self._reasons.append((crash, reset_name))
         self._reason = None
         while t - self._times[0] > self.window:
             self._times.popleft()
@@ -340,5 +340,6 @@ class BootLoopDetector:
         if self._reported or len(self._times) < self.resets:
             return None
         self._reported = True
-        reasons = tuple(dict.fromkeys(self._reasons))
-        return BootLoop(event.line, len(self._times), t - self._times[0], reasons)
+        crashes = [c for c, _ in self._reasons if c]  # name the crashes; the reset names only without any
+        names = crashes or [r for _, r in self._reasons if r]
+        return BootLoop(event.line, len(self._times), t - self._times[0], tuple(dict.fromkeys(names)))

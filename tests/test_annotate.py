@@ -183,3 +183,12 @@ def test_usb_console_without_banners_counts_rebooting():
     det = BootLoopDetector(resets=2, window=5.0)
     assert det.feed(Rebooting(1), 0.0) is None
     assert det.feed(Rebooting(9), 1.0) is not None
+
+
+def test_a_loop_names_its_crashes_not_the_power_on_before_them():
+    det = BootLoopDetector()
+    events = [(_reset(1, "POWERON_RESET"), 0.0)]
+    for k in range(1, 3):
+        events += [(Panic(2, "riscv", 0, "Store access fault"), k), (Rebooting(3), k + 0.01), (_reset(4), k + 0.2)]
+    loops = [loop for event, t in events if (loop := det.feed(event, t)) is not None]
+    assert [loop.reasons for loop in loops] == [("Store access fault",)]
