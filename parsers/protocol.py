@@ -24,6 +24,8 @@ __all__ = [
     "OHAI",
     "CHECKSUM_SEED",
     "CHECKSUMMED_OPS",
+    "CHECKSUM_START",
+    "request_checksum",
     "ROM_ERRORS",
     "STUB_ERRORS",
     "ROM_INVALID_RECV_MSG",
@@ -127,6 +129,17 @@ CHECKSUMMED_OPS = frozenset(
     {Opcode.MEM_DATA, Opcode.FLASH_DATA, Opcode.FLASH_DEFL_DATA, Opcode.FLASH_ENCRYPT_DATA,
      Opcode.SPI_NAND_WRITE_FLASH_DATA}
 )
+#: Where the checksummed bytes start in the payload of each op that carries a checksum:
+#: after the 16-byte block header of data blocks, after the 4-byte length of SDC data.
+CHECKSUM_START: dict[int, int] = {
+    **{op: 16 for op in CHECKSUMMED_OPS}, Opcode.SDC_VERIF_DATA: 4, Opcode.SDC_GEN_DATA: 4,
+}
+
+
+def request_checksum(op: int, payload: bytes) -> int:
+    """The checksum field esptool sends with ``payload`` (0 for ops that carry none)."""
+    start = CHECKSUM_START.get(op)
+    return checksum(payload[start:]) if start is not None and len(payload) >= start else 0
 
 
 def checksum(data: bytes, state: int = CHECKSUM_SEED) -> int:
@@ -202,12 +215,24 @@ REQUEST_PAYLOADS: dict[int, cs.Construct] = {
     Opcode.SPI_NAND_ATTACH: cs.Struct("hspi_arg" / _u32, "is_legacy" / cs.Optional(cs.Int8ul), "pad" / cs.Optional(cs.Bytes(3))),
     Opcode.SPI_NAND_READ_SPARE: cs.Struct("page" / _u32),
     Opcode.SPI_NAND_WRITE_SPARE: cs.Struct("page" / _u32, "is_bad" / cs.Int8ul),
-    Opcode.SPI_NAND_READ_FLASH: cs.Struct("offset" / _u32, "length" / _u32, "block_size" / _u32, "max_inflight" / _u32),
-    Opcode.SPI_NAND_WRITE_FLASH_BEGIN: cs.Struct("size" / _u32, "offset" / _u32),
+    # esptool 5.6 loader.py: offset, length, sector size, NAND pages per block.
+    Opcode.SPI_NAND_READ_FLASH: cs.Struct("offset" / _u32, "length" / _u32, "block_size" / _u32, "pages_per_block" / _u32),
+    # offset, size, NAND erase block size, write block size.
+    Opcode.SPI_NAND_WRITE_FLASH_BEGIN: cs.Struct("offset" / _u32, "size" / _u32, "erase_block_size" / _u32, "block_size" / _u32),
     Opcode.SPI_NAND_WRITE_FLASH_DATA: _DATA,
     Opcode.SPI_NAND_ERASE_FLASH: _EMPTY,
     Opcode.SPI_NAND_ERASE_REGION: cs.Struct("offset" / _u32, "size" / _u32),
     Opcode.SPI_NAND_WRITE_FLASH_END: _END,
+    # Not sent by esptool (the stub plugin's debug command); its payload is undocumented.
+    Opcode.SPI_NAND_READ_PAGE_DEBUG: cs.Struct("raw" / cs.GreedyBytes),
+    # Secure Download Controller (esptool 5.6 loader.py sdc_*): a certificate or chip-info
+    # request sent in length-prefixed chunks, each checksummed after its length word.
+    Opcode.SDC_VERIF_BEGIN: cs.Struct("ena_nonce" / _u32, "size" / _u32),
+    Opcode.SDC_VERIF_DATA: cs.Struct("data_len" / _u32, "data" / cs.GreedyBytes),
+    Opcode.SDC_VERIF_END: cs.Struct("flag" / _u32),
+    Opcode.SDC_GEN_BEGIN: cs.Struct("flag" / _u32),
+    Opcode.SDC_GEN_DATA: cs.Struct("data_len" / _u32, "data" / cs.GreedyBytes),
+    Opcode.SDC_GEN_END: cs.Struct("flag" / _u32),
 }
 
 # What a successful response carries before its status bytes, per loader kind.
@@ -359,8 +384,9 @@ def decode_request(frame: bytes) -> Request | RawFrame:
     if op == Opcode.SYNC and data != SYNC_DATA and problem is None:
         problem = "SYNC payload is not 07 07 12 20 + 32 x 55"
     checksum_ok = None
-    if op in CHECKSUMMED_OPS and len(data) >= 16:
-        checksum_ok = checksum(data[16:]) == chk
+    start = CHECKSUM_START.get(op)
+    if start is not None and len(data) >= start:
+        checksum_ok = checksum(data[start:]) == chk
         if "data" in fields and fields.get("data_len") != len(fields["data"]) and problem is None:
             problem = f"block header says {fields['data_len']} bytes, block has {len(fields['data'])}"
     return Request(op, chk, data, fields, checksum_ok, problem)
@@ -374,6 +400,8 @@ def _expected_body(op: int, size: int) -> tuple[int, ...]:
         return (20, 12)
     if op == Opcode.READ_FLASH_SLOW:
         return (64,)
+    if op == Opcode.SDC_GEN_END:
+        return (64,)  # 32 bytes of chip info + 32 of padding
     return (0,)
 
 
@@ -449,7 +477,7 @@ def build_request(op: int, payload: bytes = b"", *, chk: int | None = None, fiel
     if fields is not None:
         payload = REQUEST_PAYLOADS[op].build(fields)
     if chk is None:
-        chk = checksum(payload[16:]) if op in CHECKSUMMED_OPS else 0
+        chk = request_checksum(op, payload)
     return REQUEST.build({"op": op, "checksum": chk, "data": payload})
 
 

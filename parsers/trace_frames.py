@@ -17,7 +17,7 @@ import bisect
 from collections import deque
 from dataclasses import dataclass
 
-from parsers.protocol import CHECKSUMMED_OPS, checksum
+from parsers.protocol import request_checksum
 from parsers.slip import BadEscape, OversizedFrame, SlipDecoder, SlipFrame, StrayBytes, TruncatedFrame, slip_decode_all
 from parsers.trace import (
     TextLine,
@@ -316,5 +316,5 @@ def _rebuild(cmd: TraceCommand) -> bytes:
     """The request frame esptool sent for a command header (esptool puts 0 in the
     checksum field except for data blocks)."""
     data = cmd.data
-    chk = checksum(data[16:]) if cmd.op in CHECKSUMMED_OPS and len(data) >= 16 else 0
+    chk = request_checksum(cmd.op, data)
     return bytes([0, cmd.op]) + len(data).to_bytes(2, "little") + chk.to_bytes(4, "little") + data
