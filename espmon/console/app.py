@@ -37,6 +37,7 @@ from espmon.monitor.settings import MonitorSettings, Stamper
 __all__ = ["Console", "run_console", "IDLE_FLUSH"]
 
 IDLE_FLUSH = 0.1
+DATA_REDRAW = 0.2  # seconds between redraws caused by incoming data
 _LOOP_LOOKBACK = 30.0  # seconds back from a boot-loop alert to look for its first crash
 
 
@@ -67,6 +68,8 @@ class Console:
         self._idle_handle: asyncio.TimerHandle | None = None
         self._partial_visible = False
         self._loops_seen = 0
+        self._last_redraw = 0.0
+        self._redraw_handle: asyncio.TimerHandle | None = None
         self.input = Buffer(multiline=False, history=InMemoryHistory(), accept_handler=self._accept)
         self._stamp = Stamper(settings.timestamp_format)
         self.output_control = OutputControl(
@@ -79,7 +82,6 @@ class Console:
             style=build_style(),
             full_screen=True,
             mouse_support=Condition(lambda: self.mouse),
-            min_redraw_interval=0.05,
             **app_kwargs,
         )
 
@@ -143,6 +145,23 @@ class Console:
             if self.freeze_on_crash and not self.view.paused:
                 self._freeze()
         self._arm_idle()
+        self._redraw_soon()
+
+    def _redraw_soon(self) -> None:
+        """Data-driven redraws at most every DATA_REDRAW seconds (a full-screen redraw costs
+        ~10 ms; keys still redraw at once). The last chunk of a burst is always drawn."""
+        if self._redraw_handle is not None:
+            return
+        wait = self._last_redraw + DATA_REDRAW - time.monotonic()
+        if wait <= 0:
+            self._last_redraw = time.monotonic()
+            self.app.invalidate()
+            return
+        self._redraw_handle = self._loop.call_later(wait, self._timed_redraw)  # type: ignore[union-attr]
+
+    def _timed_redraw(self) -> None:
+        self._redraw_handle = None
+        self._last_redraw = time.monotonic()
         self.app.invalidate()
 
     def _freeze(self) -> None:
