@@ -248,10 +248,10 @@ class Analyzer:
             self.story.timeout(event.line, event.t, event.message, self._pending)
             return [TimeoutRecord(event.line, event.t, event.message, op)]
         if isinstance(event, Stray):
-            self.story.invalid(event.line, event.data)
+            self.story.invalid_bytes(event.line, event.data)
             return [InvalidRecord(event.line, event.t, event.data[0], event.data)]
         if isinstance(event, EscapeError):
-            self.story.invalid(event.line, bytes([0xDB, event.byte]))
+            self.story.invalid_bytes(event.line, bytes([0xDB, event.byte]))
             return [InvalidRecord(event.line, event.t, event.byte, bytes([0xDB, event.byte]), escape=True)]
         if isinstance(event, PartialFrame):
             self.story.partial(event)
@@ -282,6 +282,12 @@ class Analyzer:
         if isinstance(pkt, RawFrame):
             return [FrameRecord(frame.line, frame.t, "host", "unknown", len(data), {"data": data[:32]})]
         fields = self._request_fields(pkt)
+        problem = pkt.problem
+        if not frame.complete:
+            fields.pop("checksum_ok", None)
+            declared = frame.command.data_len if frame.command is not None else None
+            lost = f"{declared - len(pkt.data):,} of its {declared:,} payload bytes" if declared else "bytes"
+            problem = f"{lost} are missing from the trace; not checked"
         payload_key = (pkt.data, False)
         prev = self._last_by_op.get(pkt.op)
         retry = 0
@@ -290,11 +296,12 @@ class Analyzer:
         self._retries[pkt.op] = retry
         self._last_by_op[pkt.op] = payload_key
         wait = frame.command.wait_response if frame.command is not None else True
-        rec = CommandRecord(frame.line, frame.t, op_name(pkt.op), pkt.op, fields, len(pkt.data), retry,
-                            pkt.problem, frame.source, wait)
+        size = frame.command.data_len if frame.command is not None else len(pkt.data)
+        rec = CommandRecord(frame.line, frame.t, op_name(pkt.op), pkt.op, fields, size, retry,
+                            problem, frame.source, wait)
         self._pending = rec
         self._replies = 0
-        self.story.command(rec, pkt, wait)
+        self.story.command(rec, pkt, wait, complete=frame.complete)
         return [rec]
 
     def _request_fields(self, pkt: Request) -> dict[str, Any]:

@@ -48,9 +48,10 @@ def _hex(v: int | None) -> str:
 
 
 def _ms(seconds: float | None) -> str:
+    """Trace times have millisecond resolution; say no more than that."""
     if seconds is None:
         return ""
-    return f"{seconds * 1000:.0f} ms" if seconds >= 0.0095 else f"{seconds * 1000:.1f} ms"
+    return "<1 ms" if seconds < 0.0005 else f"{seconds * 1000:,.0f} ms"
 
 
 def _request_text(rec: CommandRecord) -> str:
@@ -101,6 +102,8 @@ def _request_text(rec: CommandRecord) -> str:
 def _response_text(rec: ResponseRecord) -> str:
     f = rec.fields
     op = rec.opcode
+    if not rec.ok and op != 0x0A:
+        return ""
     if op == 0x0A:
         return f"= {_hex(rec.value)}"
     if op == 0x08:

@@ -39,8 +39,11 @@ _CHIP_TEXT = re.compile(r"(?:Chip is |Chip type: +|Detecting chip type\.\.\. ?|C
 _DONE = re.compile(r"Hard resetting|^Leaving\.\.\.|Staying in bootloader|Hash of data verified|"
                    r"Flash memory erased|Chip erase completed|Erase completed|^Read \d+ bytes at|"
                    r"^Read \d+ bytes from|^Chip ID:|^Detected flash size|^MAC:|^Manufacturer:")
+_EXCEPTION = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit)\b(?::|$)")
 _STUB_TEXT = re.compile(r"Stub running|Stub flasher running|Stub is already running")
 _BOOT_TEXT = re.compile(rb"Brownout detector was triggered|brownout", re.I)
+_BOOT_LOG = re.compile(rb"(?:rst:0x[0-9a-f]+[^\r\n]*|boot:0x[0-9a-f]+[^\r\n]*|invalid header: 0x[0-9a-f]+|"
+                       rb"ets [A-Z][a-z]{2} [ \d]\d \d{4}[^\r\n]*|ESP-ROM:[^\r\n]*)")
 
 _VERSIONS = {FORMAT_REPR: "2.2-2.3", FORMAT_V5: "5.x"}
 
@@ -58,11 +61,13 @@ class Region:
     line: int
     t0: float
     t_last: float | None = None
-    blocks: int = 0
+    blocks: int = 0  # sent (each seq once)
+    acked: int = 0  # answered OK
     wire_bytes: int = 0
     next_seq: int = 0
     failed: str | None = None
     md5: str | None = None  # "ok", "mismatch" or None when not checked
+    damaged: bool = False  # block bytes are missing from the trace: no MD5 of our own
     _inflate: Any = None
     _hash: Any = field(default_factory=hashlib.md5)
     _held: bytes = b""  # the newest plain bytes, not hashed yet (the MD5 may stop inside them)
@@ -93,7 +98,7 @@ class Region:
 
     def md5_of(self, size: int) -> str | None:
         """MD5 of the first ``size`` bytes written, as the chip computes it."""
-        if self._inflate is False or size < self._hashed or size > self.written:
+        if self.damaged or self._inflate is False or size < self._hashed or size > self.written:
             return None
         h = self._hash.copy()
         h.update(self._held[: size - self._hashed])
@@ -102,12 +107,14 @@ class Region:
     def to_json(self) -> dict[str, Any]:
         seconds = None if self.t_last is None else round(self.t_last - self.t0, 3)
         size = self.written if self.compressed and self._inflate not in (None, False) else self.size
+        done = min(size, self.written or self.wire_bytes)
         return {
             "offset": self.offset, "size": size, "compressed_size": self.wire_bytes if self.compressed else None,
-            "blocks": self.blocks, "blocks_expected": self.blocks_expected, "block_size": self.block_size,
+            "blocks": self.acked, "blocks_sent": self.blocks, "blocks_expected": self.blocks_expected,
+            "block_size": self.block_size,
             "encrypted": self.encrypted, "seconds": seconds,
-            "kbit_s": round(size * 8 / seconds / 1000, 1) if seconds else None,
-            "md5": self.md5, "complete": self.blocks >= self.blocks_expected and self.failed is None,
+            "kbit_s": round(done * 8 / seconds / 1000, 1) if seconds else None,
+            "md5": self.md5, "complete": self.acked >= self.blocks_expected and self.failed is None,
             "line": self.line,
         }
 
@@ -164,6 +171,7 @@ class Story:
         self._last_failure: str | None = None
         self._truncated = False
         self._boot_evidence: str | None = None
+        self._traceback: int | None = None
 
     # --- facts from the wire -------------------------------------------------------
 
@@ -183,7 +191,7 @@ class Story:
         self._chip_from_wire = wire
         self.chip_facts = find_chip(name)
 
-    def command(self, rec: CommandRecord, pkt: Request, wait: bool = True) -> None:
+    def command(self, rec: CommandRecord, pkt: Request, wait: bool = True, complete: bool = True) -> None:
         self.commands += 1
         self._awaiting = rec
         self._wait = wait
@@ -198,6 +206,8 @@ class Story:
             self.regions.append(self._region)
         elif op in (Opcode.FLASH_DATA, Opcode.FLASH_DEFL_DATA, Opcode.FLASH_ENCRYPT_DATA) and "seq" in f:
             if self._region is not None:
+                if not complete:
+                    self._region.damaged = True
                 self._region.add_block(f["seq"], f.get("data", b""), rec.t)
         elif op == Opcode.MEM_BEGIN and "offset" in f:
             self.ram.append({"offset": f["offset"], "size": f["size"], "blocks": f["blocks"], "line": rec.line})
@@ -257,6 +267,7 @@ class Story:
         elif op in (Opcode.FLASH_DATA, Opcode.FLASH_DEFL_DATA, Opcode.FLASH_ENCRYPT_DATA):
             if self._region is not None:
                 self._region.t_last = rec.t
+                self._region.acked += 1
         elif op == Opcode.SPI_FLASH_MD5 and self._md5_request is not None and "md5" in rec.fields:
             address, size, line = self._md5_request
             self._md5_request = None
@@ -306,10 +317,15 @@ class Story:
         self._awaiting = None
         self._last_failure = message
 
-    def invalid(self, line: int, data: bytes) -> None:
+    def invalid_bytes(self, line: int, data: bytes) -> None:
         self.invalid += 1
         if _BOOT_TEXT.search(data):
             self._boot_evidence = "Brownout detector was triggered (the chip printed it, line %d)" % line
+        elif self._boot_evidence is None:
+            m = _BOOT_LOG.search(data)
+            if m is not None:
+                self._boot_evidence = (f"the chip printed its boot log instead of answering: "
+                                       f"{m.group(0).decode('ascii', 'replace').strip()!r} (line {line})")
         if data[:1] == b"\xdb" and len(data) == 2:
             self._last_failure = f"Invalid SLIP escape (0xdb, 0x{data[1]:02x})"
         else:
@@ -320,10 +336,19 @@ class Story:
             self._truncated = True
 
     def message(self, line: int, message: str) -> None:
-        if "retrying" in message:
-            self.retries += 1
+        """Other trace messages: retries are counted from the resent commands themselves."""
 
     def text(self, line: int, text: str) -> None:
+        if text.startswith("Traceback (most recent call last)"):
+            self._traceback = line
+            return
+        if self._traceback is not None and self.fatal is None and _EXCEPTION.match(text):
+            # esptool crashed: the exception line closes the traceback.
+            self.fatal, self.fatal_line = f"esptool crashed: {text.strip()}", line
+            if "MarkupError" in text:
+                self.errors.append("a bug of esptool 5.6's --trace (bytes that look like rich markup in a "
+                                   "hexdump), not a problem of the board; trace with esptool <= 5.3")
+            return
         m = _FATAL.search(text)
         if m is not None:
             if self.fatal is None:
