@@ -25,8 +25,9 @@ from typing import Any, Callable, Iterator
 from espmon import link
 from espmon.errors import UserError
 
-__all__ = ["Session", "RECONNECT_DELAY"]
+__all__ = ["Session", "MAX_BACKLOG", "RECONNECT_DELAY"]
 
+MAX_BACKLOG = 4 << 20
 RECONNECT_DELAY = 0.25  # between reopen attempts (esp-idf-monitor: 0.5 s)
 _SMALL_READ = 256  # a read smaller than this means a slow stream: let a few ms of data gather
 _GATHER = 0.004
@@ -54,6 +55,9 @@ class Session:
         self.rts = False
         self.on_data: Callable[[bytes, float], None] = lambda data, t: None
         self.on_event: Callable[[str, str], None] = lambda kind, text: None
+        # bytes handed over but not processed yet; above MAX_BACKLOG the reader waits, so a
+        # consumer slower than the port (a fast socket) leaves the data in the OS buffers
+        self.backlog: Callable[[], int] = lambda: 0
         self._stop = threading.Event()
         self._running = threading.Event()  # cleared by hold()
         self._running.set()
@@ -231,6 +235,8 @@ class Session:
                 self._reconnect(exc)
                 continue
             if data:
+                while self.backlog() > MAX_BACKLOG and not self._stop.is_set():
+                    time.sleep(0.005)
                 log = self.log
                 if log is not None:
                     log.write_raw(data)  # before anything else looks at it

@@ -62,6 +62,8 @@ class Console:
         self.output_window: Any = None
         self.input_window: Any = None
         self._inbox: collections.deque[tuple[bytes, float]] = collections.deque()
+        self._bytes_in = 0  # written by the reader thread only
+        self._bytes_done = 0  # written by the event loop only
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_data = 0.0
@@ -89,11 +91,13 @@ class Console:
     def run(self) -> int:
         self.session.on_data = self._from_reader
         self.session.on_event = self._event_from_thread
+        self.session.backlog = lambda: self._bytes_in - self._bytes_done
         return self.app.run(pre_run=self._started) or 0
 
     async def run_async(self) -> int:
         self.session.on_data = self._from_reader
         self.session.on_event = self._event_from_thread
+        self.session.backlog = lambda: self._bytes_in - self._bytes_done
         return await self.app.run_async(pre_run=self._started) or 0
 
     def _started(self) -> None:
@@ -118,6 +122,7 @@ class Console:
 
     # -- data from the reader thread ----------------------------------------------------
     def _from_reader(self, data: bytes, t: float) -> None:
+        self._bytes_in += len(data)
         self._inbox.append((data, t))
         if not self._scheduled and self._loop is not None:
             self._scheduled = True
@@ -129,6 +134,7 @@ class Console:
         got = False
         while inbox:
             data, t = inbox.popleft()
+            self._bytes_done += len(data)
             got = True
             records = feed(data, t)
             if records and self.show_output:

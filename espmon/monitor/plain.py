@@ -24,6 +24,7 @@ from espmon.monitor.settings import MonitorSettings, Stamper
 __all__ = ["PlainMonitor", "IDLE_FLUSH"]
 
 IDLE_FLUSH = 0.1  # seconds without data before a partial line is shown
+BATCH = 1 << 18  # bytes processed as one block when the stream is faster than us
 
 
 class _Stop(Exception):
@@ -54,6 +55,9 @@ class PlainMonitor:
         self._stamp = Stamper(settings.timestamp_format)
         self._queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._printed_partial = ""
+        # bytes handed over / processed: each counter written by one thread only
+        self._bytes_in = 0
+        self._bytes_done = 0
         engine.keep_sgr = color
         self.script: ScriptRunner | None = None
         if script_source is not None:
@@ -62,6 +66,7 @@ class PlainMonitor:
 
     # -- callbacks from other threads -------------------------------------------------
     def _on_data(self, data: bytes, t: float) -> None:
+        self._bytes_in += len(data)
         self._queue.put(("data", data, t))
 
     def _on_event(self, kind: str, text: str) -> None:
@@ -81,6 +86,7 @@ class PlainMonitor:
     def run(self) -> int:
         self.session.on_data = self._on_data
         self.session.on_event = self._on_event
+        self.session.backlog = lambda: self._bytes_in - self._bytes_done
         previous = signal.getsignal(signal.SIGTERM)
         with contextlib.suppress(ValueError):  # not the main thread (tests)
             signal.signal(signal.SIGTERM, self._sigterm)
@@ -116,19 +122,26 @@ class PlainMonitor:
                 self._show_partial()
                 continue
             try:
-                while item[0] == "data" and not self._queue.empty():
-                    # a fast stream: join the chunks already queued, process them as one
-                    nxt = get()
-                    if nxt[0] != "data":
-                        self._handle(item)
-                        item = nxt
-                        break
-                    item = ("data", item[1] + nxt[1], nxt[2])
+                if item[0] == "data" and not self._queue.empty():
+                    item = self._gather(item)
                 self._handle(item)
                 while not self._queue.empty():
                     self._handle(get())
             except _Stop as stop:
                 return stop.code
+
+    def _gather(self, item: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A fast stream: join the data chunks already queued (up to BATCH bytes) into one."""
+        chunks, size, t = [item[1]], len(item[1]), item[2]
+        while size < BATCH and not self._queue.empty():
+            nxt = self._queue.get()
+            if nxt[0] != "data":
+                self._handle(("data", b"".join(chunks), t))
+                return nxt
+            chunks.append(nxt[1])
+            size += len(nxt[1])
+            t = nxt[2]
+        return ("data", b"".join(chunks), t)
 
     def _drain_pending(self) -> None:
         while not self._queue.empty():
@@ -139,6 +152,7 @@ class PlainMonitor:
     def _handle(self, item: tuple[Any, ...]) -> None:
         tag = item[0]
         if tag == "data":
+            self._bytes_done += len(item[1])
             self._emit(self.engine.feed(item[1], item[2]), item[2])
         elif tag == "event":
             kind, text = item[1], item[2]
