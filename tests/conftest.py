@@ -121,7 +121,8 @@ def sim_server(tmp_path):
         if record_path:
             cmd += ["--record", str(record_path)]
         with open(log, "wb") as err:
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, cwd=ROOT)
+            # unbuffered: select() must see what readline() has not consumed yet
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, cwd=ROOT, bufsize=0)
         try:
             url = _readline(proc, 15)
             control = _readline(proc, 5).split()[1]
