@@ -170,7 +170,9 @@ class Session:
         try:
             action()
         except link.LineControlError as exc:
-            if not self._no_lines_noted:
+            if self._no_lines_noted:
+                self.on_event("note", f"{what} skipped: no DTR/RTS lines on this port")
+            else:
                 self.on_event(
                     "note",
                     f"{what} skipped: {self.url} has no DTR/RTS lines ({exc}); a pty or socket cannot reset the chip",

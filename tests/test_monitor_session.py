@@ -1,0 +1,81 @@
+"""The session: control thread order, hold() for flashing on the same port, script look-back."""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+
+from espmon.monitor.script import EXIT_EXPECT_TIMEOUT, ScriptRunner
+from espmon.session import Session
+from monitor_support import wait_for
+
+
+def test_writes_reach_the_port_and_hold_hands_it_over():
+    got = bytearray()
+    session = Session("loop://", 115200)
+    session.on_data = lambda data, t: got.extend(data)
+    session.start()
+    try:
+        session.write(b"one\n")
+        assert wait_for(lambda: bytes(got) == b"one\n", 5)
+        with session.hold() as port:
+            port.write(b"loader traffic")
+            assert wait_for(lambda: port.in_waiting == 14, 5)
+            assert port.read(14) == b"loader traffic"  # nobody else read it
+        session.write(b"two\n")
+        assert wait_for(lambda: bytes(got) == b"one\ntwo\n", 5)
+        assert session.tx_bytes == 8 and session.rx_bytes == 8
+    finally:
+        session.stop()
+
+
+def test_resets_and_line_changes_run_in_order_on_the_control_thread():
+    events = []
+    session = Session("loop://", 115200)
+    session.on_event = lambda kind, text: events.append((kind, text))
+    session.start()
+    try:
+        session.reset()
+        session.set_dtr(True)
+        done = threading.Event()
+        session.call(done.set)
+        assert done.wait(5)
+    finally:
+        session.stop()
+    kinds = [k for k, _ in events]
+    assert kinds.count("reset") == 1 and ("note", "DTR on") in events  # loop:// keeps line states
+
+
+def _runner(script: str):
+    commands, stops, said = [], [], []
+    runner = ScriptRunner(io.StringIO(script), lambda n, a: commands.append((n, a)), stops.append, said.append)
+    return runner, commands, stops, said
+
+
+def test_expect_sees_lines_that_arrived_before_it():
+    runner, commands, stops, _ = _runner("expect --timeout 5 ^ready\nsend go\nexit\n")
+    runner.observe_line("boot")
+    runner.observe_line("ready now")
+    runner.start()
+    assert wait_for(lambda: stops, 5)
+    assert commands == [("send", "go")] and stops == [0]
+
+
+def test_expect_consumes_up_to_its_match():
+    runner, commands, stops, _ = _runner("expect --timeout 5 A\nexpect --timeout 0.2 A\nsend never\n")
+    runner.observe_line("A first")
+    runner.start()
+    assert wait_for(lambda: stops, 5)
+    assert stops == [EXIT_EXPECT_TIMEOUT] and commands == []
+
+
+def test_expect_waits_for_a_later_line():
+    runner, commands, stops, said = _runner("# comment\n\nexpect --timeout 10 done (\\d+)\nreset\nflash\n")
+    runner.start()
+    assert wait_for(lambda: any("Command: 'expect" in s for s in said), 5)
+    runner.observe_line("done 42")
+    assert wait_for(lambda: ("reset", "") in commands, 5)
+    assert wait_for(lambda: stops == [0], 5)  # EOF after the script
+    assert any("not available" in s for s in said)  # flash is esp-idf-monitor's, not ours
+    assert re.search(r"matched", " ".join(said))
