@@ -24,6 +24,7 @@ from parsers.device_events import (  # noqa: F401  (every event is re-exported: 
     RomBanner, RomBuild, RomEntry, RomFlashMode, RomHalt, RomLoad, SavedPC, SoftWatchdog, StackOverflow,
     StackSmashing, TaskWatchdog, WaitingForDownload,
 )
+from parsers.rom_lines import chip_from_build, ets_banner, reset_line, rom_banner, rom_line
 from parsers.panic import IdfPanic, PostMortem, TaskWatchdogList, match_fatal, match_post_mortem, parse_backtrace
 
 __all__ = ["DeviceLogParser", "clean_line", *device_events.__all__]
@@ -43,23 +44,6 @@ _ESPHOME = re.compile(r"\[([EWIDV])\]\[([^\]]+)\]:\s?(.*)")
 # (only the prefix is matched: sre walks a character class at ~8 ns a character, and the
 # message is most of the line; its end is trimmed with endswith)
 _FAST_IDF = re.compile(r"(?:\x1b\[[0-9;]*m)?([EWIDV]) \(([0-9:.]+)\) ([^:\x1b\r]*): ?")
-# ets Jun  8 2016 00:22:57          ets Jan  8 2013,rst cause:2, boot mode:(3,6)
-_ETS = re.compile(r"ets\s+(\w{3}\s+\d{1,2}\s+\d{4}(?:\s+\d\d:\d\d:\d\d)?)"
-                  r"(?:\s*,\s*rst cause:\s*(\d+)(?:\s*,\s*boot mode:\s*\((\d+)\s*,\s*(\d+)\))?)?")
-_RST_CAUSE = re.compile(r"rst cause:\s*(\d+)(?:\s*,\s*boot mode:\s*\((\d+)\s*,\s*(\d+)\))?")
-# rst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))
-_RST = re.compile(r"rst:\s*0x([0-9a-fA-F]+)\s*(?:\(([^)]*)\)?)?[\s,*]*"
-                  r"(?:boot:\s*0x([0-9a-fA-F]+)[\s*]*(?:\(((?:[^()]|\([^()]*\)?)*)\)?)?)?")
-_ROM_ID = re.compile(r"SP-ROM:\s*(\S+)")
-_SAVED_PC = re.compile(r"Saved PC:\s*" + _HEX)
-_MODE = re.compile(r"mode:\s*(\w+)(?:\s*,\s*clock div:\s*(\d+))?")
-# load:0x3fff0030,len:1184 (ESP32, decimal)   load:0x3fcd5820,len:0xf28   load 0x4010f000, len 3424, room 16
-_LOAD = re.compile(r"load[: ]\s*" + _HEX + r"\s*,\s*len[: ]\s*(0x[0-9a-fA-F]+|-?\d+)")
-_ENTRY = re.compile(r"entry\s+" + _HEX)
-_INVALID_HEADER = re.compile(r"invalid header:\s*" + _HEX)
-_FLASH_READ = re.compile(r"flash read err,?\s*([0-9a-fA-F]+)?")
-_CSUM = re.compile(r"csum err:?\s*(?:0x([0-9a-fA-F]+)\s*!=\s*0x([0-9a-fA-F]+))?")
-_HALT = re.compile(r"(ets_\w+\.c)\s+(\d+)")
 _REBOOT_DELAY = re.compile(r"Rebooting in (\d+)")
 _SHA = re.compile(r"ELF file SHA256:\s*([0-9a-fA-F]+)")
 _OFFSET = re.compile(r"(?:at|offset) " + _HEX)
@@ -263,87 +247,35 @@ class DeviceLogParser:
         return "esp8266" if self.chip.arch == "lx106" else self.chip.arch
 
     def _ets(self, text: str, n: int) -> list[DeviceEvent] | None:
-        m = _ETS.match(text)
-        if m is None:
-            m = _HALT.match(text)
-            return [RomHalt(n, m[1], int(m[2]))] if m else None
-        esp8266 = m[2] is not None or m[1].endswith("2013")
-        self.chip = CHIPS["esp8266" if esp8266 else "esp32"]
-        events: list[DeviceEvent] = [RomBanner(n, self.chip.name, m[1])]
-        if m[2] is not None:
-            events.append(self._esp8266_reset(int(m[2]), m[3], m[4], n))
+        banner = ets_banner(text, n)
+        if banner is None:
+            return rom_line(text, n)  # "ets_main.c 371"
+        events, self.chip = banner
         return events
 
-    def _esp8266_reset(self, cause: int, x: str | None, y: str | None, n: int) -> Esp8266Reset:
-        mode = (int(x), int(y)) if x is not None else None
-        entry = CHIPS["esp8266"].reset_reasons.get(cause)
-        return Esp8266Reset(n, cause, mode, entry[0] if entry else None)
-
     def _rst(self, text: str, n: int) -> list[DeviceEvent] | None:
-        if text.startswith("rst cause"):
-            m = _RST_CAUSE.match(text)
-            if m is None:
-                return None
-            self.chip = self.chip or CHIPS["esp8266"]
-            return [self._esp8266_reset(int(m[1]), m[2], m[3], n)]
-        m = _RST.match(text)
-        if m is None:
+        reset = reset_line(text, n, self.chip)
+        if reset is None:
             return None
-        code, printed = int(m[1], 16), (m[2] or "").strip() or None
-        chip = self.chip or _chip_from_reset_name(code, printed)
-        self.chip = chip
-        known = chip.reset_reason(code) if chip else None
-        boot = int(m[3], 16) if m[3] else None
-        boot_text = m[4].strip() if m[4] else None
-        if boot_text:
-            download = "DOWNLOAD" in boot_text.upper()
-        else:
-            download = boot is not None and chip is not None and chip.is_download_strap(boot)
-        name = printed or (known[0] if known else None)
-        return [ResetInfo(n, code, name, boot, boot_text, download, chip.name if chip else None)]
+        event, self.chip = reset
+        return [event]
 
     def _rom_id(self, text: str, n: int) -> list[DeviceEvent] | None:
-        m = _ROM_ID.search(text)
-        if m is None:
+        banner = rom_banner(text, n)
+        if banner is None:
             return None
-        chip = find_chip(m[1])
-        if chip is not None:
-            self.chip = chip
-        return [RomBanner(n, chip.name if chip else None, m[1])]
+        event, chip = banner
+        self.chip = chip or self.chip
+        return [event]
+
+    def _rom(self, text: str, n: int) -> list[DeviceEvent] | None:
+        events = rom_line(text, n)
+        if events and self.chip is None and isinstance(events[0], RomBuild):
+            self.chip = chip_from_build(events[0].build)  # the ESP-ROM line was lost to reset garbage
+        return events
 
     def _simple(self, text: str, n: int) -> list[DeviceEvent] | None:
-        """The one-line ROM messages, dispatched on their first word."""
-        if text.startswith("Build:"):
-            build = text[6:].strip()
-            if self.chip is None:  # the ESP-ROM line was lost: the ROM build date names the chip
-                self.chip = next((c for c in CHIPS.values() if c.rom_build and c.rom_build.split() == build.split()), None)
-            return [RomBuild(n, build)]
-        if text.startswith("Saved PC"):
-            m = _SAVED_PC.match(text)
-            return [SavedPC(n, int(m[1], 16))] if m else None
-        if text.startswith("mode:"):
-            m = _MODE.match(text)
-            return [RomFlashMode(n, m[1], int(m[2]) if m[2] else None)] if m else None
-        if text.startswith("load"):
-            m = _LOAD.match(text)
-            if m is None:
-                return None
-            length = int(m[2], 16) if m[2].startswith("0x") else int(m[2])
-            return [RomLoad(n, int(m[1], 16), length)]
-        if text.startswith("entry"):
-            m = _ENTRY.match(text)
-            return [RomEntry(n, int(m[1], 16))] if m else None
-        if text.startswith("invalid header"):
-            m = _INVALID_HEADER.match(text)
-            return [InvalidHeader(n, int(m[1], 16))] if m else None
-        if text.startswith("flash read err"):
-            m = _FLASH_READ.match(text)
-            return [FlashReadError(n, int(m[1], 16) if m and m[1] else None)]
-        if text.startswith("csum err"):
-            m = _CSUM.match(text)
-            return [ChecksumError(n, *(int(g, 16) if g else None for g in (m[1], m[2])))]
-        if text.startswith("waiting for"):
-            return [WaitingForDownload(n, text.strip())]
+        """One-line messages of the app and the panic handler, by their first word."""
         if text.startswith("Rebooting"):
             m = _REBOOT_DELAY.match(text)
             return [Rebooting(n, int(m[1]) if m else None)]
@@ -443,30 +375,21 @@ _BY_TAG: dict[str, Callable[..., list]] = {
 }
 
 
-def _chip_from_reset_name(code: int, name: str | None) -> Chip | None:
-    """Only ESP32 names are unique to one chip (S2/S3/C3 and C6/H2/P4 share their tables)."""
-    if name:
-        known = CHIPS["esp32"].reset_reason(code)
-        if known and known[0] == name:
-            return CHIPS["esp32"]
-    return None
-
-
 _P = DeviceLogParser
 _BY_FIRST: dict[str, tuple[tuple[str, _Handler], ...]] = {
-    "e": (("ets_", _P._ets), ("ets", _P._ets), ("entry", _P._simple)),
+    "e": (("ets", _P._ets), ("entry", _P._rom)),
     "r": (("rst", _P._rst),),
     "E": (("ESP-ROM", _P._rom_id), ("ELF file", _P._simple), ("Exception", _P._post_mortem),
           ("Entering gdb", _P._simple)),
-    "S": (("SP-ROM", _P._rom_id), ("Saved PC", _P._simple), ("Soft WDT", _P._post_mortem),
+    "S": (("SP-ROM", _P._rom_id), ("Saved PC", _P._rom), ("Soft WDT", _P._post_mortem),
           ("Stack smashing", _P._fatal), ("Stack overflow", _P._post_mortem)),
-    "B": (("Build:", _P._simple), ("Brownout", _P._simple), ("Backtrace", _P._backtrace)),
-    "m": (("mode:", _P._simple),),
-    "l": (("load", _P._simple), ("last failed alloc", _P._post_mortem)),
-    "i": (("invalid header", _P._simple),),
-    "f": (("flash read err", _P._simple),),
-    "c": (("csum err", _P._simple),),
-    "w": (("waiting for", _P._simple),),
+    "B": (("Build:", _P._rom), ("Brownout", _P._simple), ("Backtrace", _P._backtrace)),
+    "m": (("mode:", _P._rom),),
+    "l": (("load", _P._rom), ("last failed alloc", _P._post_mortem)),
+    "i": (("invalid header", _P._rom),),
+    "f": (("flash read err", _P._rom),),
+    "c": (("csum err", _P._rom),),
+    "w": (("waiting for", _P._rom),),
     "R": (("Rebooting", _P._simple),),
     "C": (("CPU halted", _P._simple), ("Core", _P._core_dump), ("CORRUPT HEAP", _P._fatal)),
     "G": (("Guru", _P._fatal), ("Generic Reset", _P._post_mortem)),
