@@ -76,3 +76,16 @@ def test_sgr_passes_and_other_escapes_are_shown():
 def test_invalid_utf8_is_hex_escaped_not_dropped():
     assert decode(b"ok \xff\xfe \xe2\x98\x83") == "ok \\xff\\xfe \u2603"
     assert decode(b"\x80", "no-such-codec") == "\\x80"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab\t\x1b[0;31m]\x07\x9b\r\x00\u00e9\u2603;:")), max_size=60))
+def test_only_sgr_survives_sanitizing(text):
+    import re
+
+    safe = sanitize(text)
+    rest = re.sub(r"\x1b\[[0-9;:]*m", "", safe)
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", rest)
+    # nothing dropped: every escaped character is still there as visible text
+    assert len(safe) >= len(text)
+    assert sanitize(safe) == safe
