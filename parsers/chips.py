@@ -170,7 +170,10 @@ CHIPS: dict[str, Chip] = {
         registers={**_COMMON_REGS, **_efuse_words(0x3FF5A000, 7, "EFUSE_BLK0_RDATA"),
                    0x3FF6607C: "APB_CTL_DATE", 0x3FF40014: "UART_CLKDIV",
                    0x3FF5F06C: "RTC_CALI_CFG1", 0x3FF44038: "GPIO_STRAP",
-                   **_spi_registers(0x3FF42000, 0x1C, 0x80, 0x28, 0x2C)},
+                   **_spi_registers(0x3FF42000, 0x1C, 0x80, 0x28, 0x2C),
+                   # esptool 2.x reaches SPI1 and the eFuse words through the AHB window.
+                   **_spi_registers(0x60002000, 0x1C, 0x80, 0x28, 0x2C),
+                   **_efuse_words(0x6001A000, 7, "EFUSE_BLK0_RDATA")},
         stub_text=0x400A8000,
     ),
     "esp32s2": Chip(
