@@ -260,6 +260,8 @@ _EXPLAIN: dict[str, Callable[[Any, Chip | None], str | None]] = {
     "ChecksumError": lambda e, c: ("a bootloader segment read back with a wrong checksum: unreliable flash reads "
                                    "(supply dips, wrong flash mode) or a damaged bootloader"),
     "RomHalt": _halt,
+    "RomHashMismatch": lambda e, c: ("the ROM's SHA-256 check of the bootloader failed (it boots anyway): corrupted "
+                                     "flash reads (wrong flash mode, octal flash read as quad) or a modified bootloader"),
     "WaitingForDownload": _waiting,
     "BootloaderError": _bootloader_error,
     "Brownout": lambda e, c: _BROWNOUT,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "DeviceEvent", "RomBanner", "RomBuild", "ResetInfo", "SavedPC", "RomFlashMode", "RomLoad",
     "RomEntry", "WaitingForDownload", "InvalidHeader", "FlashReadError", "ChecksumError",
-    "RomHalt", "Esp8266Reset", "BootloaderStart", "BootloaderError", "AppLoaded", "ElfSha256",
+    "RomHalt", "RomHashMismatch", "Esp8266Reset", "BootloaderStart", "BootloaderError", "AppLoaded", "ElfSha256",
     "LogLine", "Brownout", "GuruMeditation", "Abort", "AssertFailed", "StackOverflow",
     "StackSmashing", "HeapCorruption", "TaskWatchdog", "Backtrace", "CoreDump", "Panic",
     "Esp8266Exception", "SoftWatchdog", "Rebooting", "CpuHalted", "BootLoop",
@@ -114,6 +114,12 @@ class RomHalt(DeviceEvent):
     """``ets_main.c 371`` / ``ets_loader.c 78``: the ROM gave up loading the bootloader."""
     file: str
     source_line: int
+
+
+@dataclass(frozen=True, slots=True)
+class RomHashMismatch(DeviceEvent):
+    """``SHA-256 comparison failed:`` (then ``Attempting to boot anyway...``): the ROM's check
+    of the bootloader image's appended hash failed."""
 
 
 @dataclass(frozen=True, slots=True)

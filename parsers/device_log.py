@@ -21,7 +21,13 @@ from parsers.device_events import (  # noqa: F401  (every event is re-exported: 
     Abort, AppLoaded, AssertFailed, Backtrace, BootLoop, BootloaderError, BootloaderStart, Brownout,
     ChecksumError, CoreDump, CpuHalted, DeviceEvent, ElfSha256, Esp8266Exception, Esp8266Reset,
     FlashReadError, GuruMeditation, HeapCorruption, InvalidHeader, LogLine, Panic, Rebooting, ResetInfo,
-    RomBanner, RomBuild, RomEntry, RomFlashMode, RomHalt, RomLoad, SavedPC, SoftWatchdog, StackOverflow,
+    RomBanner, RomBuild, RomEntry, RomFlashMode, RomHalt, RomHashMismatch, RomLoad, SavedPC, SoftWatchdog,
+    StackOverflow, StackSmashing, TaskWatchdog, WaitingForDownload,
+)
+    Abort, AppLoaded, AssertFailed, Backtrace, BootLoop, BootloaderError, BootloaderStart, Brownout,
+    ChecksumError, CoreDump, CpuHalted, DeviceEvent, ElfSha256, Esp8266Exception, Esp8266Reset,
+    FlashReadError, GuruMeditation, HeapCorruption, InvalidHeader, LogLine, Panic, Rebooting, ResetInfo,
+    RomBanner, RomBuild, RomEntry, RomFlashMode, RomHalt, RomHashMismatch, RomLoad, SavedPC, SoftWatchdog, StackOverflow,
     StackSmashing, TaskWatchdog, WaitingForDownload,
 )
 from parsers.rom_lines import chip_from_build, ets_banner, reset_line, rom_banner, rom_line
@@ -379,9 +385,8 @@ _P = DeviceLogParser
 _BY_FIRST: dict[str, tuple[tuple[str, _Handler], ...]] = {
     "e": (("ets", _P._ets), ("entry", _P._rom)),
     "r": (("rst", _P._rst),),
-    "E": (("ESP-ROM", _P._rom_id), ("ELF file", _P._simple), ("Exception", _P._post_mortem),
-          ("Entering gdb", _P._simple)),
-    "S": (("SP-ROM", _P._rom_id), ("Saved PC", _P._rom), ("Soft WDT", _P._post_mortem),
+    "E": (("ESP-ROM", _P._rom_id), ("ELF file", _P._simple), ("Exception", _P._post_mortem)),
+    "S": (("SP-ROM", _P._rom_id), ("Saved PC", _P._rom), ("SHA-256 comparison", _P._rom), ("Soft WDT", _P._post_mortem),
           ("Stack smashing", _P._fatal), ("Stack overflow", _P._post_mortem)),
     "B": (("Build:", _P._rom), ("Brownout", _P._simple), ("Backtrace", _P._backtrace)),
     "m": (("mode:", _P._rom),),

@@ -11,7 +11,7 @@ import re
 from parsers.chips import CHIPS, Chip, find_chip
 from parsers.device_events import (
     ChecksumError, DeviceEvent, Esp8266Reset, FlashReadError, InvalidHeader, ResetInfo, RomBanner, RomBuild,
-    RomEntry, RomFlashMode, RomHalt, RomLoad, SavedPC, WaitingForDownload,
+    RomEntry, RomFlashMode, RomHalt, RomHashMismatch, RomLoad, SavedPC, WaitingForDownload,
 )
 
 __all__ = ["rom_line", "ets_banner", "rom_banner", "reset_line", "chip_from_build"]
@@ -68,6 +68,8 @@ def rom_line(text: str, n: int) -> list[DeviceEvent] | None:
         return [ChecksumError(n, *(int(g, 16) if g else None for g in (m[1], m[2])))]
     if text.startswith("waiting for"):
         return [WaitingForDownload(n, text.strip())]
+    if text.startswith("SHA-256 comparison failed"):
+        return [RomHashMismatch(n)]
     if text.startswith("ets_"):
         m = _HALT.match(text)
         return [RomHalt(n, m[1], int(m[2]))] if m else None

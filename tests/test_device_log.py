@@ -10,7 +10,7 @@ from parsers.device_log import (
     Abort, AppLoaded, AssertFailed, Backtrace, BootloaderError, BootloaderStart, Brownout, ChecksumError,
     CpuHalted, DeviceLogParser, ElfSha256, Esp8266Exception, Esp8266Reset, FlashReadError, GuruMeditation,
     HeapCorruption, InvalidHeader, LogLine, Panic, Rebooting, ResetInfo, RomBanner, RomBuild, RomEntry,
-    RomFlashMode, RomHalt, RomLoad, SavedPC, SoftWatchdog, StackOverflow, StackSmashing, TaskWatchdog,
+    RomFlashMode, RomHalt, RomHashMismatch, RomLoad, SavedPC, SoftWatchdog, StackOverflow, StackSmashing, TaskWatchdog,
     WaitingForDownload, clean_line,
 )
 
@@ -53,6 +53,7 @@ def only(events: list, kind: type):
     ("csum err:0x78!=0xfc", ChecksumError(1, 0x78, 0xFC)),
     ("ets_main.c 371 ", RomHalt(1, "ets_main.c", 371)),
     ("ets_loader.c 78 ", RomHalt(1, "ets_loader.c", 78)),
+    ("SHA-256 comparison failed:", RomHashMismatch(1)),
     ("Brownout detector was triggered", Brownout(1)),
     ("E BOD: Brownout detector was triggered", Brownout(1)),
     ("Rebooting...", Rebooting(1)),

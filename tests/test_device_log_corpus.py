@@ -77,7 +77,8 @@ def test_corpus_is_big_enough_and_covers_every_chip_family_and_event_kind():
     assert {"ESP32", "ESP32-S2", "ESP32-S3", "ESP32-C2", "ESP32-C3", "ESP32-C6", "ESP8266"} <= chips
     assert {
         "RomBanner", "RomBuild", "ResetInfo", "SavedPC", "RomFlashMode", "RomLoad", "RomEntry",
-        "WaitingForDownload", "InvalidHeader", "FlashReadError", "ChecksumError", "RomHalt", "Esp8266Reset",
+        "WaitingForDownload", "InvalidHeader", "FlashReadError", "ChecksumError", "RomHalt", "RomHashMismatch",
+        "Esp8266Reset",
         "BootloaderStart", "BootloaderError", "LogLine", "Brownout", "GuruMeditation", "Abort", "AssertFailed",
         "StackOverflow", "StackSmashing", "HeapCorruption", "TaskWatchdog", "Backtrace", "Panic",
         "Esp8266Exception", "SoftWatchdog", "Rebooting", "CpuHalted",
