@@ -39,9 +39,10 @@ _CHIP_TEXT = re.compile(r"(?:Chip is |Chip type: +|Detecting chip type\.\.\. ?|C
 _DONE = re.compile(r"Hard resetting|^Leaving\.\.\.|Staying in bootloader|Hash of data verified|"
                    r"Flash memory erased|Chip erase completed|Erase completed|^Read \d+ bytes at|"
                    r"^Read \d+ bytes from|^Chip ID:|^Detected flash size|^MAC:|^Manufacturer:")
-_EXCEPTION = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit)\b(?::|$)")
+# The line that closes a traceback: an exception name, maybe dotted, maybe ": message".
+_EXCEPTION = re.compile(r"(?!(?:raise|pass|return|continue|break|yield)\b)[A-Za-z_][\w.]*(?::\s.*)?$")
 _STUB_TEXT = re.compile(r"Stub running|Stub flasher running|Stub is already running")
-_BOOT_TEXT = re.compile(rb"Brownout detector was triggered|brownout", re.I)
+_BOOT_TEXT = re.compile(rb"Brownout detector was triggered|brown.?out[\w]*", re.I)
 _BOOT_LOG = re.compile(rb"(?:rst:0x[0-9a-f]+[^\r\n]*|boot:0x[0-9a-f]+[^\r\n]*|invalid header: 0x[0-9a-f]+|"
                        rb"ets [A-Z][a-z]{2} [ \d]\d \d{4}[^\r\n]*|ESP-ROM:[^\r\n]*)")
 
@@ -200,7 +201,7 @@ class Story:
         op, f = pkt.op, pkt.fields
         if self.reading is not None:
             self.reading = None
-        if op in (Opcode.FLASH_BEGIN, Opcode.FLASH_DEFL_BEGIN) and "offset" in f:
+        if op in (Opcode.FLASH_BEGIN, Opcode.FLASH_DEFL_BEGIN) and "offset" in f and (f["erase_size"] or f["blocks"]):
             self._region = Region(f["offset"], f["erase_size"], f["blocks"], f["block_size"],
                                   op == Opcode.FLASH_DEFL_BEGIN, bool(f.get("encrypted")), rec.line, rec.t)
             self.regions.append(self._region)
@@ -319,8 +320,9 @@ class Story:
 
     def invalid_bytes(self, line: int, data: bytes) -> None:
         self.invalid += 1
-        if _BOOT_TEXT.search(data):
-            self._boot_evidence = "Brownout detector was triggered (the chip printed it, line %d)" % line
+        m = _BOOT_TEXT.search(data)
+        if m is not None:
+            self._boot_evidence = f"the chip printed {m.group(0).decode('ascii', 'replace')!r}: a brownout reset (line {line})"
         elif self._boot_evidence is None:
             m = _BOOT_LOG.search(data)
             if m is not None:
@@ -345,6 +347,10 @@ class Story:
         if self._traceback is not None and self.fatal is None and _EXCEPTION.match(text):
             # esptool crashed: the exception line closes the traceback.
             self.fatal, self.fatal_line = f"esptool crashed: {text.strip()}", line
+            if text.strip() == "StopIteration" and self._last_failure:
+                # esptool < 5 reads again from a reader that already failed: the failure
+                # before the crash is the one that matters.
+                self.errors.append(f"before the crash: {self._last_failure}")
             if "MarkupError" in text:
                 self.errors.append("a bug of esptool 5.6's --trace (bytes that look like rich markup in a "
                                    "hexdump), not a problem of the board; trace with esptool <= 5.3")

@@ -1,0 +1,89 @@
+"""`espmon decode` as a user runs it: files, stdin, bad input, text and JSON output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "traces"
+OK_SAMPLE = SAMPLES / "5.6.0" / "write-flash-baud.trace.txt"
+FAIL_SAMPLE = SAMPLES / "2.8" / "fault-dead-tx.trace.txt"
+
+
+def decode(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "espmon", "decode", *args], input=stdin,
+                          capture_output=True, timeout=60)
+
+
+def test_text_output_of_a_success():
+    out = decode(str(OK_SAMPLE))
+    assert out.returncode == 0, out.stderr
+    text = out.stdout.decode()
+    assert "\x1b[" not in text  # not a terminal: no colour
+    assert "FLASH_DEFL_DATA" in text and "CHANGE_BAUDRATE" in text and "OHAI" in text
+    assert "MD5 ok" in text and "outcome   ok" in text
+
+
+def test_text_output_of_a_failure_names_the_error_and_the_advice():
+    out = decode(str(FAIL_SAMPLE))
+    assert out.returncode == 0
+    text = out.stdout.decode()
+    assert "Timed out waiting for packet header" in text and "FAILED" in text
+    assert "troubleshooting guide" in text and "No serial data received." in text
+
+
+def test_color_always():
+    assert b"\x1b[" in decode("--color", "always", str(OK_SAMPLE)).stdout
+
+
+def test_json_lines_from_stdin():
+    out = decode("--json", "-", stdin=FAIL_SAMPLE.read_bytes())
+    assert out.returncode == 0, out.stderr
+    records = [json.loads(line) for line in out.stdout.decode().splitlines()]
+    assert all("kind" in r and "line" in r for r in records)
+    assert records[-1]["kind"] == "summary" and records[-1]["outcome"] == "failed"
+    assert any(r["kind"] == "timeout" for r in records)
+
+
+def test_utf16_file_from_powershell(tmp_path):
+    path = tmp_path / "trace.txt"
+    path.write_bytes(OK_SAMPLE.read_text().encode("utf-16"))
+    out = decode("--json", str(path))
+    assert out.returncode == 0 and json.loads(out.stdout.splitlines()[-1])["outcome"] == "ok"
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda p: None, "no such file"),
+    (lambda p: p.mkdir(), "is a directory"),
+    (lambda p: p.write_bytes(b"\x7fELF\x02\x01\x01\0\0\0" + bytes(range(256)) * 4), "binary data"),
+    (lambda p: (p.write_text("x"), p.chmod(0)), "cannot open"),
+])
+def test_bad_files_give_one_line_and_exit_2(tmp_path, make, expected):
+    path = tmp_path / "trace.txt"
+    make(path)
+    out = decode(str(path))
+    if expected == "cannot open" and out.returncode == 0:
+        pytest.skip("running as root: permissions do not stop reads")
+    err = out.stderr.decode()
+    assert out.returncode == 2 and out.stdout == b""
+    assert err.count("\n") == 1 and err.startswith("espmon: error: ") and str(path) in err and expected in err
+    assert "Traceback" not in err
+
+
+def test_empty_input_is_not_an_error():
+    out = decode("--json", "-", stdin=b"")
+    assert out.returncode == 0
+    (summary,) = [json.loads(line) for line in out.stdout.splitlines()]
+    assert summary["kind"] == "summary" and summary["outcome"] == "unknown"
+
+
+def test_decode_imports_stay_light():
+    code = ("import sys, espmon.cli as c; c.main(['decode', '--json', '-']); "
+            "bad = [m for m in ('prompt_toolkit', 'matplotlib', 'esptool', 'serial') if m in sys.modules]; "
+            "sys.stderr.write(repr(bad))")
+    out = subprocess.run([sys.executable, "-c", code], input=b"", capture_output=True, timeout=60)
+    assert out.stderr.decode().strip().endswith("[]")
