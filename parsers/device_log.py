@@ -24,12 +24,6 @@ from parsers.device_events import (  # noqa: F401  (every event is re-exported: 
     RomBanner, RomBuild, RomEntry, RomFlashMode, RomHalt, RomHashMismatch, RomLoad, SavedPC, SoftWatchdog,
     StackOverflow, StackSmashing, TaskWatchdog, WaitingForDownload,
 )
-    Abort, AppLoaded, AssertFailed, Backtrace, BootLoop, BootloaderError, BootloaderStart, Brownout,
-    ChecksumError, CoreDump, CpuHalted, DeviceEvent, ElfSha256, Esp8266Exception, Esp8266Reset,
-    FlashReadError, GuruMeditation, HeapCorruption, InvalidHeader, LogLine, Panic, Rebooting, ResetInfo,
-    RomBanner, RomBuild, RomEntry, RomFlashMode, RomHalt, RomHashMismatch, RomLoad, SavedPC, SoftWatchdog, StackOverflow,
-    StackSmashing, TaskWatchdog, WaitingForDownload,
-)
 from parsers.rom_lines import chip_from_build, ets_banner, reset_line, rom_banner, rom_line
 from parsers.panic import IdfPanic, PostMortem, TaskWatchdogList, match_fatal, match_post_mortem, parse_backtrace
 
