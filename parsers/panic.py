@@ -17,8 +17,8 @@ from parsers.device_events import (
 )
 
 __all__ = [
-    "XTENSA_EXCCAUSE", "match_fatal", "match_post_mortem", "parse_backtrace", "parse_registers", "IdfPanic",
-    "PostMortem", "TaskWatchdogList",
+    "XTENSA_EXCCAUSE", "RISCV_MCAUSE", "match_fatal", "match_post_mortem", "parse_backtrace", "parse_registers",
+    "IdfPanic", "PostMortem", "TaskWatchdogList",
 ]
 
 #: Xtensa EXCCAUSE -> the name ESP-IDF's panic handler prints (ESP8266 prints the number only).
@@ -30,6 +30,17 @@ XTENSA_EXCCAUSE = {
     18: "InstFetchPrivilege", 20: "InstrFetchProhibited", 24: "LoadStoreTLBMiss",
     25: "LoadStoreTLBMultihit", 26: "LoadStorePrivilege", 28: "LoadProhibited", 29: "StoreProhibited",
 }
+
+#: RISC-V MCAUSE -> the name ESP-IDF prints.
+RISCV_MCAUSE = {
+    0: "Instruction address misaligned", 1: "Instruction access fault", 2: "Illegal instruction",
+    3: "Breakpoint", 4: "Load address misaligned", 5: "Load access fault", 6: "Store address misaligned",
+    7: "Store access fault", 8: "Environment call from U-mode", 9: "Environment call from S-mode",
+    11: "Environment call from M-mode", 12: "Instruction page fault", 13: "Load page fault", 15: "Store page fault",
+}
+# EXCCAUSE values that name the cause even without the Guru line; others (1, 5, 6, 7...) also
+# serve as the panic handler's pseudo-cause index (interrupt watchdog, cache error) and would mislead.
+_TRUSTED_EXCCAUSE = (0, 2, 3, 9, 20, 28, 29)
 
 _HEX = r"0x([0-9a-fA-F]{1,8})"
 
@@ -257,8 +268,18 @@ class IdfPanic:
             return [StackOverflow(n, m[1])] if m else []
         return None
 
+    def _inferred_cause(self, regs: dict[str, int]) -> str:
+        """The cause a dump pasted without its Guru line still shows in its registers."""
+        if "EXCCAUSE" in regs and regs["EXCCAUSE"] in _TRUSTED_EXCCAUSE:
+            return XTENSA_EXCCAUSE[regs["EXCCAUSE"]]
+        if "MCAUSE" in regs and not regs["MCAUSE"] >> 31:  # the top bit set means an interrupt
+            return RISCV_MCAUSE.get(regs["MCAUSE"], "")
+        return ""
+
     def finish(self) -> Panic:
         main = self.dumps[0] if self.dumps else [self.core, {}, (), False, False]
+        if not self.cause:
+            self.cause = self._inferred_cause(main[1])
         others = tuple(CoreDump(d[0], d[1], d[2], d[3]) for d in self.dumps[1:])
         stack = bytes(self.stack.data) if self.stack and self.stack.data else None
         return Panic(
