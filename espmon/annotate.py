@@ -60,7 +60,7 @@ def _reset(event: Any, chip: Chip | None) -> str | None:
     meaning = (table.get(event.code) or _RESET_MEANING.get(event.code) or ("", ""))[1]
     meaning = meaning or f"reset reason 0x{event.code:x}"
     if event.download:
-        if event.code in (0x15, 0x16):  # USB-Serial/JTAG: the host forced download mode
+        if "USB" in (event.name or "") or "USB" in meaning:  # the host forced download mode over USB
             return (f"{meaning}; download mode forced by the host over USB (a tool's reset), "
                     "not by the strap pins: reset the board to run the app")
         return f"{meaning}; download mode: {_strap_pin(chip)} was held low at reset"
@@ -117,10 +117,17 @@ def _flash_mode(event: Any, chip: Chip | None) -> str | None:
     return None
 
 
+# Where an app's flash-mapped segments live (DROM/IROM of every family): a bootloader never loads there.
+_MAPPED = ((0x3F400000, 0x3F800000), (0x3C000000, 0x3E000000), (0x42000000, 0x44000000), (0x400C2000, 0x40C00000))
+
+
 def _load(event: Any, chip: Chip | None) -> str | None:
-    if event.length < 0 or event.length > 0x100000 or event.address in (0, 0xFFFFFFFF):
+    if event.length < 0 or event.address in (0, 0xFFFFFFFF) or event.length > 0x100000:
         return ("not a bootloader segment: the data at the bootloader offset is not a valid image "
                 "(wrong file or offset, or corrupted flash reads)")
+    if event.length > 0x10000 or any(lo <= event.address < hi for lo, hi in _MAPPED):
+        return ("an app image's segment, not a bootloader's: an app was written at the bootloader offset "
+                "(flash the bootloader there and the app at its partition, usually 0x10000)")
     return None
 
 

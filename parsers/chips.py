@@ -123,6 +123,14 @@ _C6_RESETS = _meaning_table({
     0x18: "JTAG_HPCPU",
 })
 
+# ESP32-P4: the C6-style enum, but its ROM (eco2, 2024) prints these names, and 0x17 is the
+# USB-Serial/JTAG reset there (seen in public P4 boot logs), not S3's power glitch.
+_P4_RESETS = {
+    **_C6_RESETS,
+    0x07: ("HP_SYS_HP_WDT_RESET", _MEANINGS[0x07]),
+    0x17: ("CHIP_USB_UART_RESET", _MEANINGS[0x15]),
+}
+
 # ESP8266 "rst cause:N" (ROM numbering, not the SDK's rst_info.reason).
 _ESP8266_RESETS = {
     1: ("power on", "power-on reset"),
@@ -262,7 +270,7 @@ LOG_ONLY_CHIPS: dict[str, Chip] = {
         bootloader_offset=0x2000, rom_status_len=4, rom_id="esp32p4-eco2-20240710",
         rom_build="Jul 10 2024", console_baud=115200,
         download_boot=(0x0, "DOWNLOAD(USB/UART0/SPI)"), flash_boot=(0x10F, "SPI_FAST_FLASH_BOOT"),
-        strap_gpio0_bit=0x08, reset_reasons=_C6_RESETS,
+        strap_gpio0_bit=0x08, reset_reasons=_P4_RESETS,
         code_ranges=((0x4FC00000, 0x4FC20000), (0x4FF00000, 0x4FFC0000), (0x40000000, 0x4C000000)),
     ),
 }

@@ -60,8 +60,9 @@ class ResetInfo(DeviceEvent):
 
 @dataclass(frozen=True, slots=True)
 class SavedPC(DeviceEvent):
-    """``Saved PC:0x40381006``: where the CPU was when the reset happened."""
+    """``Saved PC:0x40381006`` (ESP32-P4: ``Core0 Saved PC:…``): where the CPU was at the reset."""
     pc: int
+    core: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,10 @@ _RST = re.compile(r"rst:\s*0x([0-9a-fA-F]+)\s*(?:\(([^)]*)\)?)?[\s,*]*"
                   r"(?:boot:\s*0x([0-9a-fA-F]+)[\s*]*(?:\(((?:[^()]|\([^()]*\)?)*)\)?)?)?")
 # ESP-ROM:esp32c3-api1-20210207    (the E is often lost to reset garbage)
 _ROM_ID = re.compile(r"SP-ROM:\s*(\S+)")
-_SAVED_PC = re.compile(r"Saved PC:\s*" + _HEX)
-_MODE = re.compile(r"mode:\s*(\w+)(?:\s*,\s*clock div:\s*(\d+))?")
+# Saved PC:0x40381006        Core0 Saved PC:0x4fc05348 (ESP32-P4)
+_SAVED_PC = re.compile(r"(?:Core(\d)\s*)?Saved PC:\s*" + _HEX)
+# mode:DIO, clock div:1      SPI mode:DIO, clock div:1 (ESP32-P4)
+_MODE = re.compile(r"(?:SPI )?mode:\s*(\w+)(?:\s*,\s*clock div:\s*(\d+))?")
 # load:0x3fff0030,len:1184 (ESP32, decimal)   load:0x3fcd5820,len:0xf28   load 0x4010f000, len 3424, room 16
 _LOAD = re.compile(r"load[: ]\s*" + _HEX + r"\s*,\s*len[: ]\s*(0x[0-9a-fA-F]+|-?\d+)")
 _ENTRY = re.compile(r"entry\s+" + _HEX)
@@ -42,10 +44,10 @@ def rom_line(text: str, n: int) -> list[DeviceEvent] | None:
     """The one-line ROM messages, by their first word; None when ``text`` is none of them."""
     if text.startswith("Build:"):
         return [RomBuild(n, text[6:].strip())]
-    if text.startswith("Saved PC"):
+    if text.startswith(("Saved PC", "Core")):
         m = _SAVED_PC.match(text)
-        return [SavedPC(n, int(m[1], 16))] if m else None
-    if text.startswith("mode:"):
+        return [SavedPC(n, int(m[2], 16), int(m[1]) if m[1] else None)] if m else None
+    if text.startswith(("mode:", "SPI mode:")):
         m = _MODE.match(text)
         return [RomFlashMode(n, m[1], int(m[2]) if m[2] else None)] if m else None
     if text.startswith("load"):

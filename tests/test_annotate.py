@@ -70,6 +70,13 @@ def test_flash_mode_and_loader_halt():
     assert "flash mode" in annotate(RomHalt(1, "ets_loader.c", 78), CHIPS["esp32s3"])
 
 
+def test_segment_sanity():
+    from parsers.device_log import RomLoad
+    assert annotate(RomLoad(1, 0x3FFF0030, 1184), CHIPS["esp32"]) is None
+    assert "not a bootloader segment" in annotate(RomLoad(1, 0xFFFF0E00, -1), CHIPS["esp32"])
+    assert "an app was written at the bootloader offset" in annotate(RomLoad(1, 0x3F400020, 236584), CHIPS["esp32"])
+
+
 def test_waiting_for_download():
     assert "GPIO9" in annotate(WaitingForDownload(1), CHIPS["esp32c3"])
     assert "GPIO15" in annotate(WaitingForDownload(1, "waiting for host"), CHIPS["esp8266"])
