@@ -40,6 +40,8 @@ def only(events: list, kind: type):
     ("ESP-ROM:esp32x9-20300101", RomBanner(1, None, "esp32x9-20300101")),
     ("Build:Feb  7 2021", RomBuild(1, "Feb  7 2021")),
     ("Saved PC:0x40381006", SavedPC(1, 0x40381006)),
+    ("Core1 Saved PC:0x4fc058e0", SavedPC(1, 0x4FC058E0, 1)),
+    ("SPI mode:DIO, clock div:1", RomFlashMode(1, "DIO", 1)),
     ("mode:DIO, clock div:2", RomFlashMode(1, "DIO", 2)),
     ("mode:SLOW_RD, clock div:1", RomFlashMode(1, "SLOW_RD", 1)),
     ("load:0x3fff0030,len:1184", RomLoad(1, 0x3FFF0030, 1184)),

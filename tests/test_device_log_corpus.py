@@ -74,7 +74,7 @@ def test_corpus_is_big_enough_and_covers_every_chip_family_and_event_kind():
             kinds.add(event["event"])
             if event["event"] in ("RomBanner", "ResetInfo"):
                 chips.add(event["chip"])
-    assert {"ESP32", "ESP32-S2", "ESP32-S3", "ESP32-C2", "ESP32-C3", "ESP32-C6", "ESP8266"} <= chips
+    assert {"ESP32", "ESP32-S2", "ESP32-S3", "ESP32-C2", "ESP32-C3", "ESP32-C6", "ESP32-P4", "ESP8266"} <= chips
     assert {
         "RomBanner", "RomBuild", "ResetInfo", "SavedPC", "RomFlashMode", "RomLoad", "RomEntry",
         "WaitingForDownload", "InvalidHeader", "FlashReadError", "ChecksumError", "RomHalt", "RomHashMismatch",
