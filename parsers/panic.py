@@ -301,9 +301,13 @@ class TaskWatchdogList:
         self.tasks: list[str] = []
         self.running: list[str] = []
 
+    MAX_ENTRIES = 64  # bounded state, whatever the stream
+
     def take(self, message: str) -> str:
         """``more``, ``last`` (``Aborting.``) or ``no`` (not part of the list)."""
         s = message.strip()
+        if len(self.tasks) + len(self.running) >= self.MAX_ENTRIES:
+            return "no"
         if s.startswith("- "):
             self.tasks.append(s[2:].strip())
         elif _CPU_TASK.match(s):
