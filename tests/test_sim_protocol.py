@@ -247,3 +247,27 @@ def test_record_has_frames_bytes_resets_and_baud_changes(sim_port, tmp_path):
     assert OHAI.hex() in outbound
     assert {"event": "baud", "baud": 460800} in [{k: v for k, v in r.items() if k != "t"} for r in lines]
     assert all(a["t"] <= b["t"] for a, b in zip(lines, lines[1:]))
+
+
+def test_pace_releases_bytes_at_the_wire_rate(sim_port):
+    port = sim_port("esp32", start="download", pace=1, baudrate=9600)
+    port.read(port.in_waiting)
+    loader = Loader(port)
+    loader.send(Opcode.SYNC, SYNC_DATA)  # the ROM locks to 9600: 8 replies take ~130 ms
+    assert port.in_waiting < 8 * 14
+    replies = [decode_response(loader.frame()) for _ in range(8)]
+    assert {r.value for r in replies} == {SYNC_VALUE}
+
+
+def test_cancel_read_wakes_a_blocked_reader(sim_port):
+    import threading
+
+    port = sim_port("esp32", start="download", timeout=None)
+    port.read(port.in_waiting)
+    result = []
+    reader = threading.Thread(target=lambda: result.append(port.read(100)))
+    reader.start()
+    time.sleep(0.05)
+    port.cancel_read()
+    reader.join(2)
+    assert not reader.is_alive() and result == [b""]

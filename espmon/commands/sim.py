@@ -66,6 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strap", choices=("latch", "rc"), default="latch",
                         help="boot-strap model: latch (survives RFC 2217 timing) or rc (real timing)")
     parser.add_argument("--no-color", action="store_true", help="boot log without ANSI colours")
+    parser.add_argument("--pace", action="store_true",
+                        help="send at the real UART speed (10 bits per byte at the current baud)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log client connections on stderr")
 
 
@@ -78,6 +80,8 @@ def _board_url(args: argparse.Namespace) -> str:
             query.append((key, getattr(args, key)))
     if args.no_color:
         query.append(("colors", "0"))
+    if args.pace:
+        query.append(("pace", "1"))
     return f"sim://{args.chip}?{urllib.parse.urlencode(query)}"
 
 

@@ -62,7 +62,7 @@ class Board:
     def __init__(self, chip: str = "esp32", *, name: str | None = None, faults: Faults | None = None,
                  flash_size: int = 4 << 20, image: bytes | None = None, start: str = "flash",
                  record: str | None = None, strap: str = "latch", window: float = 0.3,
-                 rc_delay: float = 0.005, colors: bool = True, heartbeat: float = 1.0):
+                 rc_delay: float = 0.005, colors: bool = True, heartbeat: float = 1.0, pace: bool = False):
         if chip not in CHIPS:
             raise ValueError(f"unknown chip {chip!r} (known: {', '.join(CHIPS)})")
         if start not in ("flash", "download"):
@@ -74,6 +74,7 @@ class Board:
         self.faults = faults or Faults()
         self.colors = colors
         self.heartbeat = heartbeat
+        self.pace = pace  # deliver output at the UART's real speed
         modes = ("dio", "dout") if self.faults.dio_only else ("qio", "qout", "dio", "dout")
         self.flash = FlashChip(flash_size, modes=modes)
         if image:
@@ -285,7 +286,7 @@ class Board:
             return
         if host.baudrate != self.device_baud:
             data = garble(data)
-        host.deliver(data)
+        host.deliver(data, self.device_baud)
 
     def receive(self, port: HostPort, data: bytes) -> None:
         with self.lock:
@@ -311,6 +312,7 @@ class Board:
                 raise serial.SerialException(
                     f"could not open port {self.name}: [Errno 16] Device or resource busy")
             self.host = port
+            port.pace = self.pace
             if self._pending_tx:
                 port.deliver(bytes(self._pending_tx))
                 self._pending_tx.clear()

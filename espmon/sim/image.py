@@ -122,7 +122,7 @@ class Partition:
             if self.subtype == 0:
                 return "factory app"
             if 0x10 <= self.subtype < 0x20:
-                return f"OTA app"
+                return "OTA app"
             return "test app"
         return {0x00: "OTA data", 0x01: "RF data", 0x02: "WiFi data", 0x03: "NVS keys",
                 0x04: "emul eFuse", 0x81: "FAT data", 0x82: "SPIFFS data"}.get(self.subtype, "unknown")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from typing import TYPE_CHECKING
 
 import serial
@@ -40,17 +41,51 @@ class HostPort:
         self.gone = False
         self.closed = False
         self.dropped = 0  # bytes discarded because the host did not read in time
+        self.pace = False  # release bytes at the wire rate (10 bits per byte) instead of at once
+        self._in_flight: deque[tuple[float, bytes]] = deque()  # (arrival time, chunk)
+        self._wire_free = 0.0  # when the last paced byte finishes arriving
 
     # --- board side (called with the board lock held) ---------------------------------
 
-    def deliver(self, data: bytes) -> None:
+    def deliver(self, data: bytes, baud: int = 115200) -> None:
         with self._cond:
-            self._buffer += data
+            if self.pace:
+                when = max(time.monotonic(), self._wire_free)
+                for pos in range(0, len(data), 64):
+                    chunk = data[pos:pos + 64]
+                    when += len(chunk) * 10 / baud
+                    self._in_flight.append((when, chunk))
+                self._wire_free = when
+            else:
+                self._buffer += data
             overflow = len(self._buffer) - MAX_BUFFER
             if overflow > 0:
                 del self._buffer[:overflow]
                 self.dropped += overflow
             self._cond.notify_all()
+
+    def _arrived(self) -> float | None:
+        """Move paced chunks whose time has come into the buffer; the next arrival time."""
+        now = time.monotonic()
+        while self._in_flight and self._in_flight[0][0] <= now:
+            self._buffer += self._in_flight.popleft()[1]
+        return self._in_flight[0][0] if self._in_flight else None
+
+    def _wait(self, deadline: float | None) -> bool:
+        """Wait for news (data, cancel, close) until ``deadline``; False once it passed."""
+        next_arrival = self._arrived()
+        until = deadline
+        if next_arrival is not None:
+            until = next_arrival if until is None else min(until, next_arrival)
+        if until is None:
+            self._cond.wait()
+            return True
+        remaining = until - time.monotonic()
+        if deadline is not None and deadline - time.monotonic() <= 0:
+            return False
+        if remaining > 0:
+            self._cond.wait(remaining)
+        return True
 
     def vanish(self) -> None:
         with self._cond:
@@ -69,6 +104,7 @@ class HostPort:
     def in_waiting(self) -> int:
         with self._cond:
             self._check()
+            self._arrived()
             return len(self._buffer)
 
     def read(self, size: int, timeout: float | None) -> bytes:
@@ -79,15 +115,10 @@ class HostPort:
             self._cancelled = False
             while True:
                 self._check()
-                if len(self._buffer) >= size or self._cancelled:
+                self._arrived()
+                if len(self._buffer) >= size or self._cancelled or not self._wait(deadline):
                     break
-                if deadline is None:
-                    self._cond.wait()
-                    continue
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._cond.wait(remaining)
+            self._arrived()
             data = bytes(self._buffer[:size])
             del self._buffer[:size]
             self._cancelled = False
@@ -98,15 +129,11 @@ class HostPort:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             self._cancelled = False
-            while not self._buffer and not self._cancelled:
+            while True:
                 self._check()
-                if deadline is None:
-                    self._cond.wait()
-                    continue
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                self._arrived()
+                if self._buffer or self._cancelled or not self._wait(deadline):
                     break
-                self._cond.wait(remaining)
             self._check()
             data = bytes(self._buffer)
             self._buffer.clear()
@@ -122,6 +149,7 @@ class HostPort:
         with self._cond:
             self._check()
             self._buffer.clear()
+            self._in_flight.clear()
 
     def write(self, data: bytes) -> int:
         self._check()

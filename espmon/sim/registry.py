@@ -5,7 +5,7 @@ that vanished on a USB re-enumeration, or esptool's port followed by a monitor's
 to the board that is still running.
 
 URL: ``sim://CHIP?fault=NAME[,NAME]&start=download|flash&flash=PATH&firmware=demo
-&flash_size=4MB&record=PATH&name=NAME&strap=latch|rc&window=S&colors=0&heartbeat=S``.
+&flash_size=4MB&record=PATH&name=NAME&strap=latch|rc&window=S&colors=0&heartbeat=S&pace=1``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from espmon.sim.flash import parse_size
 __all__ = ["board_for_url", "board_options", "create_board", "get_board", "discard", "clear", "OPTIONS"]
 
 OPTIONS = ("fault", "start", "flash", "firmware", "flash_size", "record", "name", "strap",
-           "window", "colors", "heartbeat")
+           "window", "colors", "heartbeat", "pace")
 
 _BOARDS: dict[str, Board] = {}
 _LOCK = threading.Lock()
@@ -53,8 +53,9 @@ def board_options(url: str) -> tuple[str, dict[str, Any]]:
     for key in ("window", "heartbeat"):
         if one(key) is not None:
             options[key] = float(one(key))
-    if one("colors") is not None:
-        options["colors"] = one("colors").lower() not in ("0", "no", "false", "off")
+    for key in ("colors", "pace"):
+        if one(key) is not None:
+            options[key] = one(key).lower() not in ("0", "no", "false", "off")
     return one("name", url), options
 
 

@@ -200,8 +200,13 @@ class RomLoader:
         erase_size, offset = f["erase_size"], f["offset"]
         if offset + erase_size > self.flash.size:
             raise Fail(self.param_error)
-        # The ROM erases the whole region up front (the stub erases as it writes).
-        self.flash.erase(offset, erase_size)
+        # The ROM erases the whole region up front (the stub erases as it writes). The
+        # ESP8266 ROM's erase is buggy and esptool sends a size that compensates for it;
+        # what ends up erased is the region the data blocks cover.
+        if self.board.chip.key == "esp8266" and not compressed:
+            self.flash.erase(offset, f["blocks"] * f["block_size"])
+        else:
+            self.flash.erase(offset, erase_size)
         self.write = FlashWrite(offset, erase_size, f["blocks"], f["block_size"], compressed, offset,
                                 inflater=zlib.decompressobj() if compressed else None)
         return 0, b""
