@@ -54,6 +54,10 @@ def _ms(seconds: float | None) -> str:
     return "<1 ms" if seconds < 0.0005 else f"{seconds * 1000:,.0f} ms"
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.2f} s" if seconds >= 1 else _ms(seconds)
+
+
 def _request_text(rec: CommandRecord) -> str:
     f = rec.fields
     op = rec.opcode
@@ -256,7 +260,7 @@ class TextRenderer:
             rows.append(("wrote", self._region(r)))
         for r in s.get("reads", []):
             md5 = {"ok": self._s("ok", "MD5 ok"), "mismatch": self._s("bad", "MD5 MISMATCH")}.get(r.get("md5"), "")
-            speed = f" in {r['seconds']:.2f} s" if r.get("seconds") else ""
+            speed = f" in {_duration(r['seconds'])}" if r.get("seconds") else ""
             rows.append(("read", f"{_hex(r['offset'])}  {_size(r['received'])} of {_size(r['size'])} bytes{speed}  {md5}".rstrip()))
         for e in s.get("erased", []):
             rows.append(("erased", "the whole flash" if e.get("size") is None else f"{_hex(e['offset'])} + {_size(e['size'])} bytes"))
@@ -288,7 +292,7 @@ class TextRenderer:
             text += f" ({_size(r['compressed_size'])} compressed)"
         text += f", {r['blocks']}/{r['blocks_expected']} blocks"
         if r.get("seconds"):
-            text += f" in {r['seconds']:.2f} s"
+            text += f" in {_duration(r['seconds'])}"
         if r.get("kbit_s"):
             text += f" ({r['kbit_s']:,.0f} kbit/s)"
         md5 = {"ok": self._s("ok", "MD5 ok"), "mismatch": self._s("bad", "MD5 MISMATCH")}.get(r.get("md5"))

@@ -20,7 +20,6 @@ messages and free-form messages; bytes longer than 16 continue on hexdump lines.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from parsers.hexdump import (
     is_cut_marker,
@@ -28,6 +27,19 @@ from parsers.hexdump import (
     parse_inline_hex,
     parse_joined_dump,
     parse_repr_bytes,
+)
+from parsers.trace_events import (
+    FORMAT_HEX,
+    FORMAT_REPR,
+    FORMAT_V5,
+    TextLine,
+    TraceBytes,
+    TraceCommand,
+    TraceEvent,
+    TraceFormat,
+    TraceMessage,
+    TraceTimeout,
+    TraceWarning,
 )
 
 __all__ = [
@@ -47,91 +59,9 @@ __all__ = [
     "parse_trace",
 ]
 
-FORMAT_REPR = "v2-repr"  # esptool 2.2-2.3: Python repr() of bytes
-FORMAT_HEX = "v2-v4"  # esptool 2.4-4.x: HexFormatter, `command op=0x..`
-FORMAT_V5 = "v5"  # esptool 5.x: `--- Cmd NAME (0x..) | ...`
-
 #: Longer lines are cut here (the rest is skipped with a warning), so that a file with
 #: no newlines cannot grow memory without bound.
 MAX_LINE = 1 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class TraceFormat:
-    """The format family of the trace records from ``line`` on."""
-
-    line: int
-    family: str
-
-
-@dataclass(frozen=True, slots=True)
-class TraceCommand:
-    """A command header: esptool is about to send request ``op``."""
-
-    line: int
-    t: float
-    op: int
-    name: str | None  # the name esptool 5 printed (None before 5.0)
-    data_len: int
-    wait_response: bool
-    timeout: float
-    data: bytes  # the payload as dumped on the header (may be short, see complete)
-    complete: bool  # len(data) == data_len and no dump line was lost
-
-
-@dataclass(frozen=True, slots=True)
-class TraceBytes:
-    """Bytes esptool printed. ``kind``: ``write`` (a SLIP frame sent, escaped, with its
-    C0s), ``read`` (a raw chunk read from the port), ``packet`` (a frame esptool
-    assembled, unescaped), ``invalid`` (the chunk that held a bad byte) or ``remaining``
-    (what was still waiting in the port after that)."""
-
-    line: int
-    t: float
-    kind: str
-    data: bytes
-    declared: int | None  # the N of `Write N bytes` / `Read N bytes`
-    complete: bool  # every byte is here (no dump line lost or cut)
-    resumed: bool = False  # these bytes follow lines a user cut out of the same dump
-
-
-@dataclass(frozen=True, slots=True)
-class TraceTimeout:
-    """The reader got no byte within the serial timeout."""
-
-    line: int
-    t: float
-    message: str
-    received: int | None  # bytes of a half-received packet, when esptool says
-
-
-@dataclass(frozen=True, slots=True)
-class TraceMessage:
-    """Any other message printed through esptool's ``trace()`` (retries, warnings,
-    lines users added to their own esptool)."""
-
-    line: int
-    t: float
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class TextLine:
-    """A line of esptool's own output (not a trace record)."""
-
-    line: int
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class TraceWarning:
-    """Input that is damaged, inconsistent or not esptool's."""
-
-    line: int
-    message: str
-
-
-TraceEvent = TraceFormat | TraceCommand | TraceBytes | TraceTimeout | TraceMessage | TextLine | TraceWarning
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _PREFIX = re.compile(r"TRACE \+(-?\d+(?:\.\d*)?)(\s*)")
@@ -213,26 +143,50 @@ class TraceParser:
         out: list[TraceEvent] = []
         if not text:
             return out
+        limit = MAX_LINE
         parts = text.split("\n")
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            if self._skipping:
-                if not last:
-                    self._skipping = False
+        tail = parts.pop()  # the line still being written (maybe "")
+        if self._skipping:
+            if not parts:
+                return out  # still inside an overlong line
+            del parts[0]  # its end
+            self._skipping = False
+        elif parts and self._partial:
+            parts[0] = self._partial + parts[0]
+            self._partial = ""
+        fromhex = bytes.fromhex
+        for part in parts:
+            blk = self._block
+            # Fast path for the bulk of a trace: an unmangled hexdump row of an open dump.
+            if blk is not None and 38 < len(part) < limit and part[38] == "|" and part[:4] == "    ":
+                try:
+                    data = fromhex(part[4:37])
+                except ValueError:
+                    data = b""
+                if data:
+                    self._lineno += 1
+                    blk.chunks.append(data)
+                    blk.got += len(data)
+                    if blk.expected is not None and blk.got >= blk.expected:
+                        if blk.got > blk.expected:
+                            out.append(TraceWarning(self._lineno, f"dump holds more than the {blk.expected} bytes announced"))
+                        self._finish(out)
+                    continue
+            if len(part) >= limit:
+                out += self.feed_line(part[:limit])
+                out.append(TraceWarning(self._lineno, f"line longer than {limit} characters; the rest was skipped"))
                 continue
-            room = MAX_LINE - len(self._partial)
-            if len(part) >= room:
-                self._partial += part[:room]
-                out += self.feed_line(self._partial)
-                self._partial = ""
-                out.append(TraceWarning(self._lineno, f"line longer than {MAX_LINE} characters; the rest was skipped"))
-                self._skipping = last
-                continue
-            if last:
-                self._partial += part
-            else:
-                out += self.feed_line(self._partial + part)
-                self._partial = ""
+            events = self.feed_line(part)
+            if events:
+                out += events
+        if len(self._partial) + len(tail) >= limit:
+            line = (self._partial + tail)[:limit]
+            self._partial = ""
+            out += self.feed_line(line)
+            out.append(TraceWarning(self._lineno, f"line longer than {limit} characters; the rest was skipped"))
+            self._skipping = True
+        else:
+            self._partial += tail
         return out
 
     def end(self) -> list[TraceEvent]:

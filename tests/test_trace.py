@@ -368,3 +368,20 @@ def test_mangled_real_traces_never_raise(seed, fmt, mangle_seed, data):
         if not lines:
             break
     frames_of("\n".join(lines))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["x" * 7, "TRACE +0.001 Read 2 bytes: c0c0", "\n", "    0707 | ..", "y"]),
+                max_size=30), st.lists(st.integers(0, 400), max_size=10))
+def test_overlong_lines_do_not_depend_on_the_chunking(parts, cuts):
+    import parsers.trace as trace
+
+    text = "".join(parts)
+    saved = trace.MAX_LINE
+    trace.MAX_LINE = 20
+    try:
+        points = sorted({c % (len(text) + 1) for c in cuts})
+        pieces = [text[a:b] for a, b in zip([0, *points], [*points, len(text)])]
+        assert _by_chunks(text, pieces) == parse_trace(text) == _by_chunks(text, list(text))
+    finally:
+        trace.MAX_LINE = saved
