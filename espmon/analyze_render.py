@@ -185,6 +185,8 @@ class TextRenderer:
             parts = [self._s("chip", rec.op.ljust(_OPNAME_WIDTH)), status, _response_text(rec)]
             if rec.latency is not None:
                 parts.append(self._s("dim", _ms(rec.latency)))
+            if rec.opcode == 0x14 and rec.error == 0x05:
+                parts.append(self._s("dim", "(this ROM has no such command; esptool falls back to the magic register)"))
             if rec.command_line is None:
                 parts.append(self._s("dim", "(no request waiting for it)"))
             if rec.discarded:

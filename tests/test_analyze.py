@@ -238,3 +238,17 @@ def test_pipeline_never_raises(parts):
     renderer = TextRenderer(color=True)
     for r in records:
         renderer.render(r)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from(["5.6.0/write-flash-baud", "2.3.1/read-flash", "2.8/fault-noise", "4.7.0/fault-brownout"]),
+       st.lists(st.integers(0, 10**6), max_size=20))
+def test_records_do_not_depend_on_the_chunking(sample, cuts):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "samples" / "traces" / f"{sample}.trace.txt").read_text()
+    whole = [r.to_json() for r in analyze_lines([text])]
+    points = sorted({c % (len(text) + 1) for c in cuts})
+    pieces = [text[a:b] for a, b in zip([0, *points], [*points, len(text)])]
+    assert [r.to_json() for r in analyze_lines(pieces)] == whole
+    assert [r.to_json() for r in analyze_lines(text.splitlines(keepends=True))] == whole
