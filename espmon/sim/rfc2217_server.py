@@ -4,7 +4,9 @@ networked board, DTR/RTS and baud changes included.
 
 One client at a time, clients served one after another. The port is opened when a
 client connects and closed when it leaves, which drops DTR and RTS like a tty's HUPCL
-(with both released EN stays high, so a disconnect never resets the chip). TCP_NODELAY,
+(with both released EN stays high, so a disconnect never resets the chip). When the
+board's port vanishes (USB re-enumeration) the client's connection is dropped; a client
+connecting while it is away waits for it to come back. TCP_NODELAY,
 or Nagle plus delayed ACKs stall every request/response round trip.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import socket
 import sys
 import threading
+import time
 
 import serial
 from serial.rfc2217 import PortManager
@@ -20,6 +23,8 @@ from serial.rfc2217 import PortManager
 from espmon.sim.protocol_sim import Serial
 
 __all__ = ["Rfc2217Server"]
+
+REAPPEAR_WAIT = 2.0  # how long a new client waits for a vanished port to come back
 
 
 class Rfc2217Server:
@@ -71,12 +76,19 @@ class Rfc2217Server:
         ser.baudrate = 115200
         ser.timeout = None
         ser.port = self.board_url
-        try:
-            ser.open()
-        except serial.SerialException as exc:  # the port is gone (USB re-enumeration)
-            self._log(str(exc))
-            conn.close()
-            return
+        deadline = time.monotonic() + REAPPEAR_WAIT
+        while True:
+            try:
+                ser.open()
+                break
+            except serial.SerialException as exc:
+                # The board's USB port is away (re-enumerating): hold the client a moment,
+                # as a bridge that reopens its device would, then give up.
+                if time.monotonic() > deadline or self._stopping.is_set():
+                    self._log(str(exc))
+                    conn.close()
+                    return
+                time.sleep(0.05)
         self._conn = conn
         send_lock = threading.Lock()
 
