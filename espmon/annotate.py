@@ -197,7 +197,7 @@ def _address_advice(address: int, register: str, write: bool) -> str | None:
 
 def _panic(event: Any, chip: Chip | None) -> str | None:
     if event.arch == "esp8266":
-        return None  # its Esp8266Exception / SoftWatchdog line already said it
+        return _esp8266_panic(event)
     regs, cause = event.registers, event.cause
     note: str | None = None
     if event.arch == "riscv" and event.kind in ("abort", "assert") and regs.get("MTVAL") == 0:
@@ -215,6 +215,17 @@ def _panic(event: Any, chip: Chip | None) -> str | None:
         tail = "backtrace corrupted: the stack was overwritten (often a stack overflow)"
         note = f"{note}; {tail}" if note else tail
     return note
+
+
+def _esp8266_panic(event: Any) -> str | None:
+    """Crash reports with no line of their own to annotate (exceptions, soft WDT and asserts have one)."""
+    if event.kind == "panic" and "OOM" in event.cause:
+        return "out of memory: an allocation failed and nothing handled it (the heap is exhausted or fragmented)"
+    if event.kind == "panic" and "C++ exception" in event.cause:
+        return "an unhandled C++ exception ended the program"
+    if event.kind == "abort":
+        return "abort() was called: the stack dump shows the caller"
+    return None
 
 
 def _assert(event: Any, chip: Chip | None) -> str:

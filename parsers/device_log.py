@@ -50,7 +50,7 @@ _OFFSET = re.compile(r"(?:at|offset) " + _HEX)
 
 # Markers that may follow unfinished text on the same line ("phy_init: phGuru Meditation...").
 _GLUE = ("Guru Meditation", "SP-ROM:", "***ERROR", "ets J", "rst:0x", "Task watchdog got", "abort() was called",
-         "Brownout detector", "A stack overflow in task", "[0;3")
+         "Brownout detector", "A stack overflow in task", "[0;3", "Fatal exception")
 # the same search on other lines, in one pass (twice as fast as a find per marker); a glued
 # "***ERROR***" is found by its "A stack overflow", a glued reset line by its banner
 _GLUE_RX = re.compile("|".join(re.escape(g) for g in _GLUE if g not in ("***ERROR", "rst:0x")))

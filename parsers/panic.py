@@ -391,9 +391,9 @@ class PostMortem:
         elif s.startswith("<<<stack<<<"):
             self.in_stack, self.closed = False, True
         elif s.startswith("--------------- CUT HERE"):
-            if not (self.closed or self.regs or self.in_stack or self.number is not None):
-                return False, []
-            self.ended = True
+            # the opening marker (after "User exception ...") belongs to the report; once the
+            # report has content, the marker closes it
+            self.ended = bool(self.closed or self.regs or self.stack.data or self.number is not None)
         elif self.in_stack and _PM_WORDS.match(s):
             m = _PM_WORDS.match(s)
             self.stack.add(int(m[1], 16), [int(w, 16) for w in m[2].split()])

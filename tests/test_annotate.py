@@ -125,6 +125,11 @@ def test_esp8266():
     assert annotate(Esp8266Reset(1, 2, (3, 6), "external"), None).startswith("reset pin")
 
 
+def test_esp8266_reports_without_their_own_line():
+    assert "out of memory" in annotate(Panic(1, "esp8266", None, "Unhandled C++ exception: OOM", "panic"), None)
+    assert annotate(Panic(1, "esp8266", None, "LoadProhibited", "exception"), None) is None
+
+
 def test_quiet_events_and_chip_names():
     assert annotate(LogLine(1, "I", "1", "t", "m"), None) is None
     assert annotate(RomBanner(1, "ESP32", "x"), None) is None
