@@ -168,7 +168,7 @@ class TextRenderer:
 
     def _render(self, rec: Record) -> list[str]:
         if isinstance(rec, CommandRecord):
-            body = f"{self._s('host', rec.op.ljust(_OPNAME_WIDTH))} {_request_text(rec)}".rstrip()
+            body = f"{self._s('host', rec.op.ljust(_OPNAME_WIDTH))}  {_request_text(rec)}".rstrip()
             if rec.retry:
                 body += self._s("warn", f"  (resend {rec.retry})")
             if rec.problem:
@@ -187,7 +187,7 @@ class TextRenderer:
                 parts.append(self._s("dim", _ms(rec.latency)))
             if rec.opcode == 0x14 and rec.error == 0x05:
                 parts.append(self._s("dim", "(this ROM has no such command; esptool falls back to the magic register)"))
-            if rec.command_line is None:
+            if rec.command_line is None and not rec.discarded:
                 parts.append(self._s("dim", "(no request waiting for it)"))
             if rec.discarded:
                 parts.append(self._s("dim", "(esptool had given up on this read)"))
@@ -203,7 +203,8 @@ class TextRenderer:
             if rec.escape:
                 text = f"invalid SLIP escape: db {rec.byte:02x}"
             else:
-                text = (f"{len(rec.data):,} bytes outside any frame, first 0x{rec.byte:02x}: "
+                n = len(rec.data)
+                text = (f"{n:,} byte{'s' if n != 1 else ''} outside any frame, first 0x{rec.byte:02x}: "
                         f"{printable(rec.data[:48])!r}")
             return [self._row(rec.line, rec.t, self._s("bad", "x"), self._s("bad", text))]
         if isinstance(rec, MessageRecord):
@@ -220,21 +221,21 @@ class TextRenderer:
         f = rec.fields
         arrow = self._s("host", self.to_chip) if rec.sender == "host" else self._s("chip", self.from_chip)
         if rec.what == "OHAI":
-            body = f"{self._s('chip', 'OHAI'.ljust(_OPNAME_WIDTH))} the stub flasher is running"
+            body = f"{self._s('chip', 'OHAI'.ljust(_OPNAME_WIDTH))}  the stub flasher is running"
         elif rec.what == "read_data":
-            body = (f"{self._s('chip', 'data'.ljust(_OPNAME_WIDTH))} {rec.size:,} bytes of flash at "
+            body = (f"{self._s('chip', 'data'.ljust(_OPNAME_WIDTH))}  {rec.size:,} bytes of flash at "
                     f"{_hex(f.get('offset'))}  ({_size(f.get('received'))} of {_size(f.get('total'))})")
         elif rec.what == "read_ack":
-            body = f"{self._s('host', 'ack'.ljust(_OPNAME_WIDTH))} {_size(f.get('received'))} bytes received"
+            body = f"{self._s('host', 'ack'.ljust(_OPNAME_WIDTH))}  {_size(f.get('received'))} bytes received"
         elif rec.what == "read_md5":
             verdict = self._s("ok", "matches the data") if f.get("ok") else self._s("bad", "DOES NOT match the data")
-            body = f"{self._s('chip', 'md5'.ljust(_OPNAME_WIDTH))} {f.get('md5')}  {verdict}"
+            body = f"{self._s('chip', 'md5'.ljust(_OPNAME_WIDTH))}  {f.get('md5')}  {verdict}"
         elif rec.what == "echo":
-            body = self._s("warn", f"{'echo'.ljust(_OPNAME_WIDTH)} the {f.get('op')} request came back "
+            body = self._s("warn", f"{'echo'.ljust(_OPNAME_WIDTH)}  the {f.get('op')} request came back "
                                    "(a loopback port, or TX wired to RX?)")
         else:
             data = f.get("data", b"")
-            body = f"{'frame'.ljust(_OPNAME_WIDTH)} {rec.size} bytes: {bytes(data).hex()}"
+            body = f"{'frame'.ljust(_OPNAME_WIDTH)}  {rec.size} bytes: {bytes(data).hex()}"
         if rec.discarded:
             body += self._s("dim", "  (esptool had given up on this read)")
         return self._row(rec.line, rec.t, arrow, body)
