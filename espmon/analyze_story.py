@@ -216,6 +216,9 @@ class Story:
             if self.ram:
                 self.ram[-1]["entry"] = f["entry"]
         elif op == Opcode.CHANGE_BAUDRATE and "new_baud" in f:
+            # The stub is told the current rate too (the ROM gets 0): start the list with it.
+            if not self.baud and f.get("old_baud"):
+                self.baud.append(f["old_baud"])
             self.baud.append(f["new_baud"])
         elif op == Opcode.ERASE_FLASH:
             self.erased.append({"offset": 0, "size": None, "line": rec.line})

@@ -101,7 +101,7 @@ def test_success_captures_tell_the_story(entry):
     if "write-flash" in entry["name"]:
         assert s["regions"] and all(r["complete"] and r["md5"] == "ok" for r in s["regions"])
     if "baud" in entry["name"]:
-        assert s["baud"] and s["baud"][0] in (460800, 446148)  # the ESP32 ROM gets a crystal-scaled value
+        assert s["baud"] and s["baud"][-1] in (460800, 446148)  # the ESP32 ROM gets a crystal-scaled value
     if entry["name"] == "read-flash":
         assert s["reads"][0]["received"] == 0x2000 and s["reads"][0]["md5"] == "ok"
     if entry["name"] == "erase-flash":
