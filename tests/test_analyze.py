@@ -252,3 +252,26 @@ def test_records_do_not_depend_on_the_chunking(sample, cuts):
     pieces = [text[a:b] for a, b in zip([0, *points], [*points, len(text)])]
     assert [r.to_json() for r in analyze_lines(pieces)] == whole
     assert [r.to_json() for r in analyze_lines(text.splitlines(keepends=True))] == whole
+
+
+def test_rows_eaten_by_esptool_5_6s_rich_console_and_its_crash():
+    block = bytes(range(256)) * 4
+    conv = Conversation()
+    exchange(conv, build_request(0x02, words(len(block), 1, 0x400, 0x1000)), build_response(0x02))
+    exchange(conv, build_request(0x03, words(len(block), 0, 0, 0) + block), build_response(0x03))
+    lines = render(conv, "v5").split("\n")
+    # rich dropped rows 10-15 of both the command dump and the Write dump.
+    cmd = next(i for i, l in enumerate(lines) if "Cmd FLASH_DATA" in l)
+    write = next(i for i, l in enumerate(lines) if "Write 1054 bytes" in l or ("Write" in l and i > cmd))
+    for start in (write + 10, cmd + 10):
+        del lines[start:start + 6]
+    lines += ["Traceback (most recent call last):", '  File "esptool/loader.py", line 599, in command',
+              "rich.errors.MarkupError: closing tag '[/3K%...' at position 40 doesn't match any open tag"]
+    records = list(analyze_lines(["\n".join(lines)]))
+    (data_cmd,) = [r for r in records if isinstance(r, CommandRecord) and r.op == "FLASH_DATA"]
+    assert data_cmd.fields["seq"] == 0 and "missing from the trace" in data_cmd.problem
+    assert "checksum_ok" not in data_cmd.fields
+    s = summary(records)
+    assert s["outcome"] == "failed" and s["errors"][0].startswith("esptool crashed: rich.errors.MarkupError")
+    assert "bug of esptool 5.6" in s["errors"][1]
+    assert s["regions"][0]["md5"] is None
