@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import signal
 import time
 from typing import Any
 
@@ -102,6 +104,10 @@ class Console:
 
     def _started(self) -> None:
         self._loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                # leave like Ctrl+]: the terminal is restored and the log closed
+                self._loop.add_signal_handler(sig, self.exit)
         exit_keys = describe(self.exit_keys())
         self.note(f"espmon monitor on {self.session.url} at {self.session.baud} baud; {exit_keys} or "
                   f"{describe((self.keymap.menu, 'x'))} exits, {describe((self.keymap.menu, 'c-h'))} shows the keys")
@@ -110,6 +116,8 @@ class Console:
         self.session.start(reset=self.settings.reset)
 
     def exit(self) -> None:
+        if self.app.is_done or self.app.future is None or self.app.future.done():
+            return
         self.flush_end()
         self.app.exit(result=0)
 
