@@ -161,3 +161,12 @@ def test_help_and_status_render():
         assert "sim://esp32" in status and "115200" in status and "running" in status
 
     _run(scenario)
+
+
+def test_terminal_status_probe_is_answered():
+    async def scenario(con, inp, session):
+        session.on_data(b"\x1b[5n", 0.0)
+        await _settle()
+
+    con, session, _ = _run(scenario)
+    assert ("write", b"\x1b[0n") in session.calls

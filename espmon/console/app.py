@@ -39,6 +39,7 @@ from espmon.monitor.settings import MonitorSettings, Stamper
 __all__ = ["Console", "run_console", "IDLE_FLUSH"]
 
 IDLE_FLUSH = 0.1
+_STATUS_PROBE = b"\x1b[5n"
 DATA_REDRAW = 0.2  # seconds between redraws caused by incoming data
 _LOOP_LOOKBACK = 30.0  # seconds back from a boot-loop alert to look for its first crash
 
@@ -72,6 +73,7 @@ class Console:
         self._idle_handle: asyncio.TimerHandle | None = None
         self._partial_visible = False
         self._loops_seen = 0
+        self._probe_answered = False
         self._last_redraw = 0.0
         self._redraw_handle: asyncio.TimerHandle | None = None
         self.input = Buffer(multiline=False, history=InMemoryHistory(), accept_handler=self._accept)
@@ -144,6 +146,8 @@ class Console:
             data, t = inbox.popleft()
             self._bytes_done += len(data)
             got = True
+            if _STATUS_PROBE in data:
+                self._answer_probe()
             records = feed(data, t)
             if records and self.show_output:
                 store.extend(records, t)
@@ -177,6 +181,15 @@ class Console:
         self._redraw_handle = None
         self._last_redraw = time.monotonic()
         self.app.invalidate()
+
+    def _answer_probe(self) -> None:
+        """ESP-IDF's console (linenoise) asks "are you a terminal?" with ESC[5n; a terminal
+        answers ESC[0n and line editing works. We answer for the terminal we stand in for."""
+        self.session.write(b"\x1b[0n")
+        if not self._probe_answered:
+            self._probe_answered = True
+            self.note("answered the device's terminal probe (ESC[5n): its line editing is on; "
+                      f"{describe((self.keymap.menu, 'k'))} sends keys one by one")
 
     def _freeze(self) -> None:
         since = self.store.time_of(self.store.total - 1) - _LOOP_LOOKBACK
