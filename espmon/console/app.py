@@ -240,6 +240,8 @@ class Console:
     def message(self, text: str, error: bool = False, seconds: float = 6.0) -> None:
         self.status_message = (text, error, time.monotonic() + seconds)
         self.app.invalidate()
+        if self._loop is not None:  # redraw once more when it expires
+            self._loop.call_later(seconds + 0.05, self.app.invalidate)
 
     def menu_pending(self) -> bool:
         buffer = self.app.key_processor.key_buffer
