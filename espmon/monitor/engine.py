@@ -70,6 +70,15 @@ def split_block(text: str) -> tuple[list[str], list[str]]:
     return lines, lines
 
 
+def _quiet_type() -> type | None:
+    """The parser's LogLine class (None when the parser is not available)."""
+    try:
+        from parsers.device_events import LogLine
+    except ImportError:
+        return None
+    return LogLine
+
+
 class MonitorEngine:
     def __init__(
         self,
@@ -179,12 +188,15 @@ class MonitorEngine:
         parse = self.knowledge.parser.feed
         event = self._event
         append = out.append
+        quiet = _quiet_type()
         for line, plain in zip(lines if self.keep_sgr else plains, plains):
             append(line)
             events = parse(plain)
             if events:
                 for ev in events:
-                    event(ev, t, out, True)
+                    # most events are ordinary log lines: skip the call for them
+                    if type(ev) is not quiet or ev.level in _NOTEWORTHY_LEVELS:
+                        event(ev, t, out, True)
 
     def _event(self, event: Any, t: float, out: list[str], visible: bool) -> None:
         name = type(event).__name__
