@@ -102,3 +102,21 @@ def test_stock_pyserial_without_the_test_speed_up(sim_server, run_esptool):
     board = sim_server("esp32")
     out = _ok(run_esptool(board.url, "--no-stub", "read-mac", fast=False))
     assert "MAC:                24:6f:28:a1:b2:c4" in out
+
+
+def test_esptool_as_a_library_over_a_sim_url(sim_port):
+    from esptool.cmds import detect_chip, read_flash, write_flash
+
+    port = sim_port("esp32c3", start="download")
+    url = port.url
+    port.close()  # esptool opens the same board by its URL
+    esp = detect_chip(url)
+    try:
+        assert esp.CHIP_NAME == "ESP32-C3"
+        esp = esp.run_stub()
+        data = bytes(range(256)) * 40
+        write_flash(esp, [(0x10000, data)])
+        assert read_flash(esp, 0x10000, len(data), None) == data
+        assert esp._port.board.flash.read(0x10000, len(data)) == data
+    finally:
+        esp._port.close()
