@@ -13,17 +13,7 @@ from espmon.errors import UserError
 __all__ = ["add_arguments", "run"]
 
 _CHIPS = ("esp32", "esp32s2", "esp32s3", "esp32c3", "esp32c6", "esp8266")
-_FAULT_HELP = """faults (--fault, repeatable or comma-separated):
-  no-autoreset     GPIO0 not wired to DTR: every reset boots from flash ("Wrong boot mode")
-  dead-tx          the board's TX line is dead ("No serial data received.")
-  dead-rx          the board's RX line is dead ("...getting no sync reply")
-  noise            line noise corrupts what the board sends ("Invalid head of packet")
-  brownout         the chip browns out part way through every flash write
-  dio-only         the flash supports DIO only: a QIO image writes fine but does not boot
-  no-bootloader    nothing at the bootloader offset: "invalid header" boot loop
-  panic            the app crashes after boot (Guru Meditation + backtrace), then reboots
-  usb-reenumerate  the port vanishes on reset and comes back ~0.7 s later
-
+_HELP_TAIL = """
 control channel (--control HOST:PORT, one text command per line, one reply line each):
   reset download   pulse EN with GPIO0 low (the ROM waits for esptool)
   reset flash      pulse EN with GPIO0 high (normal boot)
@@ -31,6 +21,14 @@ control channel (--control HOST:PORT, one text command per line, one reply line 
 
 The first line printed on stdout is the port (rfc2217://127.0.0.1:PORT or /dev/pts/N);
 with --control the second is "control HOST:PORT". Ctrl+C or SIGTERM stops the board."""
+
+
+def _epilog() -> str:
+    from espmon.sim.faults import FAULTS  # data only: keeps `espmon --help` fast
+
+    lines = ["faults (--fault, repeatable or comma-separated):"]
+    lines += [f"  {name:<16} {text}" for name, text in FAULTS.items()]
+    return "\n".join(lines) + "\n" + _HELP_TAIL
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -45,7 +43,7 @@ def _host_port(text: str) -> tuple[str, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = _FAULT_HELP
+    parser.epilog = _epilog()
     parser.add_argument("--chip", default="esp32", choices=_CHIPS, help="chip to emulate (default esp32)")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME",
                         help="inject a fault (see below); repeatable")

@@ -9,17 +9,15 @@ __all__ = ["FAULTS", "Faults", "parse_faults"]
 
 #: name -> what it does and what esptool / the console shows.
 FAULTS: dict[str, str] = {
-    "no-autoreset": "GPIO0 is not wired to DTR: every reset boots from flash "
-                    '(esptool: "Wrong boot mode detected (0x13)!")',
-    "dead-tx": 'the board\'s TX line is dead: nothing reaches the host (esptool: "No serial data received.")',
-    "dead-rx": "the board's RX line is dead: it prints its banner but never hears the host "
-               '(esptool: "Download mode successfully detected, but getting no sync reply")',
-    "noise": 'line noise corrupts what the board sends (esptool: "Invalid head of packet")',
-    "brownout": "the supply browns out part way through a flash write and the chip resets",
-    "dio-only": "the flash supports only DIO: a QIO image writes fine but does not boot",
-    "no-bootloader": "nothing at the bootloader offset: the ROM's invalid header boot loop",
-    "panic": "the app crashes after boot with a Guru Meditation and a backtrace",
-    "usb-reenumerate": "the port vanishes on reset (USB re-enumeration) and comes back ~0.7 s later",
+    "no-autoreset": 'GPIO0 not wired to DTR: every reset boots from flash ("Wrong boot mode")',
+    "dead-tx": 'the board\'s TX line is dead ("No serial data received.")',
+    "dead-rx": 'the board\'s RX line is dead ("...getting no sync reply")',
+    "noise": 'line noise corrupts what the board sends ("Invalid head of packet")',
+    "brownout": "the chip browns out part way through every flash write",
+    "dio-only": "the flash supports DIO only: a QIO image writes fine but does not boot",
+    "no-bootloader": 'nothing at the bootloader offset: "invalid header" boot loop',
+    "panic": "the app crashes after boot (Guru Meditation + backtrace), then reboots",
+    "usb-reenumerate": "the port vanishes on reset and comes back ~0.7 s later",
 }
 
 
