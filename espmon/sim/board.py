@@ -190,7 +190,8 @@ class Board:
             return
         self.state = "booting"
         self.autobauding = False
-        saved_pc = self.chip.code_ranges[0][0] + 0x1A0
+        # "Saved PC" (ESP-ROM chips, after a non-power-on reset): somewhere in IRAM.
+        saved_pc = self.chip.code_ranges[min(1, len(self.chip.code_ranges) - 1)][0] + 0x1006
         plan = plan_flash_boot(self.facts, self.flash, reset_code, self.strap,
                                colors=self.colors, saved_pc=saved_pc)
         self._run_plan(plan, 0)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from espmon.sim.banner import NL
 from espmon.sim.facts import ChipFacts
-from espmon.sim.image import AppDesc, Image, Partition
+from espmon.sim.image import AppDesc, Image, Partition, parse_bootloader_desc
 
 __all__ = ["LogClock", "bootloader_log", "app_load_log", "app_start_log", "mapped", "FLASH_SIZE_NAMES"]
 
@@ -63,11 +63,16 @@ def _flash_size_name(facts: ChipFacts, size_freq: int) -> str:
 
 def bootloader_log(facts: ChipFacts, clock: LogClock, bootloader: Image, idf_ver: str,
                    parts: list[Partition] | None, app_offset: int) -> list[str]:
-    """From ``boot: ESP-IDF ... 2nd stage bootloader`` to the partition table."""
+    """From ``boot: ESP-IDF ... 2nd stage bootloader`` to the partition table. The
+    version and compile time come from the bootloader's own descriptor when it has one."""
     key = facts.chip.key
     tag = "boot" if key == "esp8266" else f"boot.{facts.idf_target}"
+    compiled = "Jan  1 2025 12:00:00"
+    desc = parse_bootloader_desc(bootloader)
+    if desc is not None:
+        idf_ver, compiled = desc[0] or idf_ver, desc[1] or compiled
     out = [clock.line("I", "boot", f"ESP-IDF {idf_ver} 2nd stage bootloader", 0),
-           clock.line("I", "boot", "compile time Jan  1 2025 12:00:00", 0)]
+           clock.line("I", "boot", f"compile time {compiled}", 0)]
     if facts.cores > 1:
         out.append(clock.line("I", "boot", "Multicore bootloader"))
     if key != "esp8266":

@@ -23,6 +23,7 @@ __all__ = [
     "parse_partitions",
     "boot_partition",
     "parse_app_desc",
+    "parse_bootloader_desc",
     "find_vboard_info",
     "read_lines",
 ]
@@ -178,6 +179,17 @@ def parse_app_desc(blob: bytes) -> AppDesc | None:
         fields.append(_cstr(blob[pos:pos + width]))
         pos += width
     return AppDesc(*fields, elf_sha256=blob[pos:pos + 32])
+
+
+def parse_bootloader_desc(image: Image) -> tuple[str, str] | None:
+    """(idf_ver, date_time) of an esp_bootloader_desc_t (IDF >= 5.2: magic byte 0x50
+    first in the bootloader's first segment), or None."""
+    if not image.segments:
+        return None
+    blob = image.segments[0].data
+    if len(blob) < 64 or blob[0] != 0x50:
+        return None
+    return _cstr(blob[8:40]), _cstr(blob[40:64])
 
 
 @dataclass(frozen=True)
