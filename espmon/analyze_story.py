@@ -408,6 +408,9 @@ class Story:
 
     def summary(self) -> dict[str, Any]:
         outcome, errors = self.outcome()
+        if self.echoes and not self.responses and self._boot_evidence is None:
+            self._boot_evidence = (f"all {self.echoes} replies were the requests coming back: a loopback "
+                                   "port, or the board's TX wired to its RX")
         advice = advice_for(self._boot_evidence, self.fatal, self._last_failure, *self.errors) if outcome != "ok" else []
         return {
             "format": self.format, "esptool": self.esptool, "esptool_versions": self.versions(),
