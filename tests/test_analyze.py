@@ -275,3 +275,16 @@ def test_rows_eaten_by_esptool_5_6s_rich_console_and_its_crash():
     assert s["outcome"] == "failed" and s["errors"][0].startswith("esptool crashed: rich.errors.MarkupError")
     assert "bug of esptool 5.6" in s["errors"][1]
     assert s["regions"][0]["md5"] is None
+
+
+def test_a_loopback_port_echoes_every_request():
+    conv = Conversation()
+    for _ in range(2):
+        conv.request(SYNC, timeout=0.1)
+        conv.chip(slip_encode(SYNC))
+        conv.packet(SYNC)
+        conv.timeout("Serial data stream stopped: Possible serial noise or corruption.")
+    records = analyze(conv)
+    assert [r.what for r in records if isinstance(r, FrameRecord)] == ["echo", "echo"]
+    s = summary(records)
+    assert s["echoes"] == 2 and "loopback" in s["evidence"] and s["outcome"] == "failed"
