@@ -22,10 +22,12 @@ from __future__ import annotations
 import bisect
 import mmap
 import os
+import struct
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from espmon.elf_window import map_dwarf_sections
 from espmon.errors import UserError
 from espmon.symbols_dwarf import DwarfIndex
 from espmon.unwind import CfiTable, unwind_riscv
@@ -65,6 +67,7 @@ class _Elf:
             raise UserError(f"{self.name}: cannot read: {exc.strerror or exc}") from None
         try:
             self.elf = ELFFile(self._map)
+            map_dwarf_sections(self.elf, self._map)
             self.machine = self.elf["e_machine"]
             ranges = []
             for section in self.elf.iter_sections():
@@ -108,22 +111,33 @@ class _Elf:
         return i if i >= 0 and address < self.code_ends[i] else None
 
     def _load_symbols(self) -> tuple[list[int], list[tuple[int, int, str]]]:
-        best: dict[int, tuple[tuple[int, int], int, str]] = {}
+        # Unpacked with struct: pyelftools' per-symbol objects cost ~1 s for a big app.
+        best: dict[int, tuple[tuple[bool, bool], int, str]] = {}
         symtab = self.elf.get_section_by_name(".symtab") or self.elf.get_section_by_name(".dynsym")
-        for sym in symtab.iter_symbols() if symtab is not None else ():
-            kind, bind = sym["st_info"]["type"], sym["st_info"]["bind"]
-            start, size, name = sym["st_value"], sym["st_size"], sym.name
-            if not name or sym["st_shndx"] in ("SHN_UNDEF", "SHN_ABS") or name.startswith(("$", ".L")):
-                continue
-            if kind == "STT_FUNC" or (kind == "STT_NOTYPE" and self.in_code(start)):
-                rank = (kind == "STT_FUNC", bind == "STB_GLOBAL")
+        if symtab is not None:
+            strtab = self.elf.get_section(symtab["sh_link"]).data()
+            data = symtab.data()
+            is64 = self.elf.elfclass == 64
+            fmt = ("<" if self.elf.little_endian else ">") + ("IBBHQQ" if is64 else "IIIBBH")
+            size_of = struct.calcsize(fmt)
+            for record in struct.iter_unpack(fmt, data[:len(data) - len(data) % size_of]):
+                if is64:
+                    name_at, info, _other, shndx, start, size = record
+                else:
+                    name_at, start, size, info, _other, shndx = record
+                kind = info & 0xF  # STT_NOTYPE 0, STT_FUNC 2
+                if not name_at or shndx in (0, 0xFFF1) or not (kind == 2 or kind == 0 and self.in_code(start)):
+                    continue  # unnamed, SHN_UNDEF, SHN_ABS, or neither a function nor a code label
+                name = strtab[name_at:strtab.find(b"\0", name_at)].decode("utf-8", "replace")
+                if name.startswith(("$", ".L")):  # mapping symbols and local labels
+                    continue
+                rank = (kind == 2, info >> 4 == 1)  # prefer FUNC, then STB_GLOBAL
                 if start not in best or (rank, size) > best[start][:2]:
                     best[start] = (rank, size, name)
         entries = sorted((start, start + size, name) for start, (_r, size, name) in best.items())
         self._symbols = ([e[0] for e in entries], entries)
         return self._symbols
 
-    # -- DWARF and CFI -----------------------------------------------------------------
     # A corrupt debug section must not take the monitor down: it only loses decoding.
     def dwarf(self) -> DwarfIndex | None:
         if self._dwarf is False:

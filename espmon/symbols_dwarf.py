@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import bisect
 import posixpath
+from array import array
 from typing import Any
+
+from espmon.dwarf_fast import decode_aranges, decode_rows
 
 __all__ = ["DwarfIndex"]
 
@@ -21,6 +24,7 @@ _SCOPES = {"DW_TAG_inlined_subroutine", "DW_TAG_lexical_block", "DW_TAG_try_bloc
 _CONTAINERS = {"DW_TAG_namespace", "DW_TAG_module"}  # may hold concrete subprograms
 
 Frame = tuple["str | None", "str | None", "int | None"]  # function, file, line
+_GAP = 0xFFFFFFFF  # file index of a row that ends a sequence: no line there
 
 
 def _text(value: Any) -> str:
@@ -28,64 +32,64 @@ def _text(value: Any) -> str:
 
 
 class _Unit:
-    """One compilation unit's line rows and subprogram ranges, as sorted arrays."""
+    """One compilation unit's line rows and subprogram ranges, as sorted arrays.
 
-    def __init__(self, info: Any, cu: Any) -> None:
+    pyelftools caches every DIE it parses in its CU object; they are dropped after each
+    use (``_trim``), so memory grows with the line tables kept here, not with the DIEs.
+    """
+
+    def __init__(self, info: Any, cu: Any, line_data: tuple[Any, int] | None) -> None:
         self.info = info
+        self.cu = cu
         top = cu.get_top_DIE()
         low = top.attributes.get("DW_AT_low_pc")
         self.base = low.value if low is not None else 0
-        self.version = cu.header.version
         self.lineprog = info.line_program_for_CU(cu)
         self._files: dict[int, str | None] = {}
-        self.row_addrs: list[int] = []
-        self.rows: list[tuple[int | None, int | None]] = []  # (file index, line); None: gap
-        self._load_lines()
-        starts: list[tuple[int, int, Any]] = []
+        self.row_addrs: array = array("Q")
+        self.row_files: array = array("I")
+        self.row_lines: array = array("I")
+        self._load_lines(line_data)
+        subs: list[tuple[int, int, int]] = []  # (low, high, DIE offset)
         stack = list(top.iter_children())
         while stack:
             die = stack.pop()
             if die.tag == "DW_TAG_subprogram":
-                starts.extend((lo, hi, die) for lo, hi in die_ranges(info, die, self.base) if hi > lo)
+                subs.extend((lo, hi, die.offset) for lo, hi in die_ranges(info, die, self.base) if hi > lo)
             elif die.tag in _CONTAINERS:
                 stack.extend(die.iter_children())
-        starts.sort(key=lambda t: (t[0], t[1]))
-        self.sub_lows = [t[0] for t in starts]
-        self.subs = starts
+        subs.sort()
+        self.sub_lows = [t[0] for t in subs]
+        self.subs = subs
+        self.trim()
 
-    def _load_lines(self) -> None:
-        if self.lineprog is None:
+    def trim(self) -> None:
+        dies, offsets = getattr(self.cu, "_dielist", None), getattr(self.cu, "_diemap", None)
+        if isinstance(dies, list) and isinstance(offsets, list) and len(dies) == len(offsets):
+            del dies[1:], offsets[1:]  # keep the top DIE; the rest is parsed again on demand
+
+    def _load_lines(self, line_data: tuple[Any, int] | None) -> None:
+        if self.lineprog is None or line_data is None:
             return
-        rows: list[tuple[int, int, int, int | None, int | None]] = []
-        order = 0
-        for entry in self.lineprog.get_entries():
-            state = entry.state
-            if state is None:
-                continue
-            order += 1
-            if state.end_sequence:
-                rows.append((state.address, 0, order, None, None))
-            else:
-                rows.append((state.address, 1, order, state.file, state.line))
+        data, base = line_data
+        rows = decode_rows(data, self.lineprog, self.info.config.little_endian, base)
         # At one address a sequence's end sorts before the next sequence's start, and
         # within a sequence the last row emitted for that address wins (as addr2line).
-        rows.sort(key=lambda r: (r[0], r[1], r[2]))
-        addrs: list[int] = []
-        out: list[tuple[int | None, int | None]] = []
-        for address, _kind, _order, file, line in rows:
+        rows.sort(key=lambda r: (r[0], r[1]))  # stable: emission order kept within a key
+        addrs, files, lines = self.row_addrs, self.row_files, self.row_lines
+        for address, kind, file, line in rows:
             if addrs and addrs[-1] == address:
-                out[-1] = (file, line)
+                files[-1], lines[-1] = (file, line) if kind else (_GAP, 0)
             else:
                 addrs.append(address)
-                out.append((file, line))
-        self.row_addrs, self.rows = addrs, out
+                files.append(file if kind else _GAP)
+                lines.append(line if kind else 0)
 
     def line_at(self, address: int) -> tuple[str | None, int | None] | None:
         i = bisect.bisect_right(self.row_addrs, address) - 1
-        if i < 0 or self.rows[i][0] is None:
+        if i < 0 or self.row_files[i] == _GAP:
             return None
-        file_index, line = self.rows[i]
-        return self.file_name(file_index), line
+        return self.file_name(self.row_files[i]), self.row_lines[i] or None
 
     def file_name(self, index: int | None) -> str | None:
         if index is None or self.lineprog is None:
@@ -117,10 +121,10 @@ class _Unit:
         i = bisect.bisect_right(self.sub_lows, address) - 1
         best = None
         for j in range(i, max(i - 8, -1), -1):  # the innermost enclosing range wins
-            lo, hi, die = self.subs[j]
+            lo, hi, offset = self.subs[j]
             if lo <= address < hi and (best is None or hi - lo < best[1] - best[0]):
-                best = (lo, hi, die)
-        return best[2] if best else None
+                best = (lo, hi, offset)
+        return self.cu.get_DIE_from_refaddr(best[2]) if best else None
 
 
 def die_ranges(info: Any, die: Any, base: int) -> list[tuple[int, int]]:
@@ -166,15 +170,15 @@ class DwarfIndex:
         self._ranges: list[tuple[int, int, int]] = []  # (low, high, CU offset)
         self._from_aranges = False
         self._units: dict[int, _Unit | None] = {}
+        self._line_data: tuple[Any, int] | None | bool = False
 
     def index(self) -> None:
         if self._lows is not None:
             return
-        aranges = self.info.get_aranges()
+        section = self.info.debug_aranges_sec
         ranges: list[tuple[int, int, int]] = []
-        if aranges is not None:
-            ranges = [(e.begin_addr, e.begin_addr + e.length, e.info_offset)
-                      for e in aranges.entries if e.length]
+        if section is not None:
+            ranges = decode_aranges(section.stream.getvalue(), self.info.config.little_endian)
             self._from_aranges = bool(ranges)
         if not ranges:
             ranges = self._cu_ranges()
@@ -208,9 +212,18 @@ class DwarfIndex:
         return None
 
     def _unit(self, offset: int) -> _Unit | None:
+        if self._line_data is False:
+            section = self.info.debug_line_sec
+            stream = section.stream if section is not None else None
+            if stream is None:
+                self._line_data = None
+            elif hasattr(stream, "buf"):  # a window on the mapped ELF: no copy
+                self._line_data = (stream.buf, stream.start)
+            else:
+                self._line_data = (stream.getvalue(), 0)
         if offset not in self._units:
             try:
-                self._units[offset] = _Unit(self.info, self.info.get_CU_at(offset))
+                self._units[offset] = _Unit(self.info, self.info.get_CU_at(offset), self._line_data)
             except Exception:  # a broken CU must not break decoding of the others
                 self._units[offset] = None
         return self._units[offset]
@@ -221,6 +234,12 @@ class DwarfIndex:
         unit = self._unit(offset) if offset is not None else None
         if unit is None:
             return []
+        try:
+            return self._frames(unit, address)
+        finally:
+            unit.trim()
+
+    def _frames(self, unit: _Unit, address: int) -> list[Frame]:
         where = unit.line_at(address)
         sub = unit.subprogram(address)
         if sub is None:
