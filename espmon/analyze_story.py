@@ -13,7 +13,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from espmon.analyze_advice import advice_for
+from espmon.diagnose import advice_for
 from parsers.chips import CHIP_DETECT_MAGIC_REG, UART_DATE_REG_V1, Chip, chip_by_chip_id, chip_by_magic, chip_by_uart_date, find_chip
 from parsers.protocol import Opcode, Request, error_text
 from parsers.trace import FORMAT_HEX, FORMAT_REPR, FORMAT_V5
