@@ -238,3 +238,9 @@ def test_unwind_without_cfi_reports_pc_and_ra() -> None:
                             stack_base=chain[0][1]) == [0, chain[1][0]]
         assert unwind_riscv(sym, pc=0, ra=0x12345678, sp=None, stack=b"", stack_base=0) == [0]
         assert unwind_riscv(sym, pc=None, ra=None, sp=None, stack=b"", stack_base=0) == []
+
+
+def test_dwarf4_elf_decodes_the_same() -> None:
+    with Symbolizer([elf("esp32c3", "app-dwarf4.elf")]) as sym:
+        for i, frame in enumerate(MANIFEST["esp32c3"]["frames"]):
+            assert shape(sym.lookup(int(frame["lookup"], 16))) == EXPECTED[i]

@@ -33,6 +33,7 @@ CHAIN = ("crash_here", "do_work", "app_main", "main_task")  # innermost first
 CFLAGS = ["-O1", "-g", "-ffreestanding", "-fno-builtin", "-nostdlib", "-fno-common",
           "-Wall", "-Wextra", "-Werror", f"-fdebug-prefix-map={HERE}=."]
 XTENSA_FLAGS = ["-mlongcalls", "-mtext-section-literals"]
+DWARF4_COPY = ("esp32c3",)  # also ship app-dwarf4.elf: DWARF 4 as older toolchains emit it
 PARTITIONS = (  # ESP-IDF's "single factory app" table: name, type, subtype, offset, size
     ("nvs", 0x01, 0x02, 0x9000, 0x6000),
     ("phy_init", 0x01, 0x01, 0xF000, 0x1000),
@@ -76,8 +77,8 @@ def run(cmd: list[str], **kwargs) -> str:
 
 
 def compile_and_link(t: Target, sources: list[str], script: str, elf: Path,
-                     defines: dict[str, str]) -> None:
-    flags = [*CFLAGS, *t.march, *(XTENSA_FLAGS if t.arch == "xtensa" else ()),
+                     defines: dict[str, str], extra: tuple[str, ...] = ()) -> None:
+    flags = [*CFLAGS, *extra, *t.march, *(XTENSA_FLAGS if t.arch == "xtensa" else ()),
              f'-DCHIP_NAME="{t.name}"', f"-DUART0_BASE={t.uart0:#x}u",
              *(f"-D{k}={v}" for k, v in sorted(defines.items()))]
     objects = []
@@ -240,6 +241,12 @@ def build_chip(t: Target, out: Path, work: Path) -> dict[str, object]:
     if read_vboard(section_bytes(elf, (".flash.rodata", ".irom0.rodata"))) != frames:
         sys.exit(f"build.py: {t.chip}: vboard record does not hold the measured frames")
     shutil.copyfile(elf, dest / "app.elf")
+    if t.chip in DWARF4_COPY:  # the same app with DWARF 4 debug info, for symbolizer tests
+        dwarf4 = work / "app-dwarf4.elf"
+        compile_and_link(t, app_sources, f"{t.chip}.app.ld", dwarf4, defines, ("-gdwarf-4",))
+        if section_bytes(dwarf4, code) != section_bytes(elf, code):
+            sys.exit(f"build.py: {t.chip}: -gdwarf-4 changed the code")
+        shutil.copyfile(dwarf4, dest / "app-dwarf4.elf")
     size = ["--flash-size", "2MB", "--flash-freq", t.flash_freq]
 
     if t.bootloader_offset is None:  # ESP8266: the ROM boots a version 1 image at 0x0
