@@ -15,7 +15,7 @@ from typing import Any
 
 __all__ = ["CfiTable", "unwind_riscv"]
 
-_RA, _SP = 1, 2  # RISC-V DWARF register numbers: x1 = ra, x2 = sp
+_RA, _SP, _FP = 1, 2, 8  # RISC-V DWARF register numbers: x1 = ra, x2 = sp, x8 = s0/fp
 
 
 class CfiTable:
@@ -62,11 +62,15 @@ def _word(stack: bytes, base: int, address: int) -> int | None:
 
 
 def unwind_riscv(symbolizer: Any, *, pc: int | None, ra: int | None, sp: int | None,
-                 stack: bytes, stack_base: int, max_frames: int = 32) -> list[int]:
+                 stack: bytes, stack_base: int, max_frames: int = 32,
+                 fp: int | None = None) -> list[int]:
     """PCs innermost first: ``pc`` (MEPC), then return addresses found with the ELF's CFI.
 
     ``stack`` is the ``Stack memory:`` dump and ``stack_base`` the address of its first
-    word. Without CFI for ``pc`` the answer is ``[pc, ra]`` (``ra`` only if it is code).
+    word; ``fp`` (the ``S0/FP`` register) is needed only for code built with frame
+    pointers, whose CFA is FP-based. Without CFI for ``pc`` the answer is ``[pc, ra]``
+    (``ra`` only if it is code). Caller frames are return addresses: decode them with
+    ``Symbolizer.lookup_return_address()``.
     The walk stops at a return address outside code, a slot outside the dump, a CFA
     rule it cannot evaluate, or a frame that makes no progress.
     """
@@ -80,6 +84,8 @@ def unwind_riscv(symbolizer: Any, *, pc: int | None, ra: int | None, sp: int | N
     regs: dict[int, int] = {_RA: ra or 0}
     if sp is not None:
         regs[_SP] = sp
+    if fp is not None:
+        regs[_FP] = fp
     current, first = pc, True
     while len(frames) < max_frames:
         # A caller's PC is a return address: the call itself is just before it.
