@@ -52,7 +52,6 @@ class _Elf:
     """One ELF: executable ranges now; symbols, DWARF and CFI when first needed."""
 
     def __init__(self, path: str | os.PathLike) -> None:
-        from elftools.common.exceptions import ELFError
         from elftools.elf.elffile import ELFFile
 
         self.name = os.fspath(path)
@@ -74,7 +73,7 @@ class _Elf:
                 flags = section["sh_flags"]
                 if flags & 0x4 and flags & 0x2 and section["sh_size"]:  # SHF_EXECINSTR, SHF_ALLOC
                     ranges.append((section["sh_addr"], section["sh_addr"] + section["sh_size"]))
-        except (ELFError, ValueError, KeyError, OSError) as exc:
+        except Exception as exc:  # ELFError, construct errors, bad offsets: all "not an ELF"
             self._map.close()
             raise UserError(f"{self.name}: not an ELF file ({str(exc).splitlines()[0]})") from None
         ranges.sort()
@@ -94,7 +93,12 @@ class _Elf:
 
     # -- symbols ---------------------------------------------------------------------
     def symbol(self, address: int) -> str | None:
-        starts, entries = self._symbols or self._load_symbols()
+        if self._symbols is None:
+            try:
+                self._load_symbols()
+            except Exception:  # a corrupt symbol table loses names, never the monitor
+                self._symbols = ([], [])
+        starts, entries = self._symbols  # type: ignore[misc]
         i = bisect.bisect_right(starts, address) - 1
         if i < 0:
             return None

@@ -244,3 +244,34 @@ def test_dwarf4_elf_decodes_the_same() -> None:
     with Symbolizer([elf("esp32c3", "app-dwarf4.elf")]) as sym:
         for i, frame in enumerate(MANIFEST["esp32c3"]["frames"]):
             assert shape(sym.lookup(int(frame["lookup"], 16))) == EXPECTED[i]
+
+
+@pytest.mark.parametrize("chip", ["esp32c3", "esp32"])
+def test_corrupt_elfs_give_a_user_error_or_decode_without_raising(tmp_path: Path, chip: str) -> None:
+    import random
+
+    raw = Path(elf(chip)).read_bytes()
+    rng = random.Random(chip)
+    chain = frames(chip)
+    probes = [pc for pc, _sp in chain] + [0, 0x800D0279, 0x3C000020]
+    for n in range(40):
+        data = bytearray(raw)
+        for _ in range(rng.choice([1, 10, 200])):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if n % 5 == 0:
+            data = data[:rng.randrange(16, len(data))]
+        path = tmp_path / f"bad{n}.elf"
+        path.write_bytes(bytes(data))
+        try:
+            sym = Symbolizer([path])
+        except UserError as err:
+            assert str(err).startswith(f"{path}: ") and "\n" not in str(err)
+            continue
+        with sym:
+            for address in probes:
+                sym.in_code(address)
+                sym.lookup(address)
+                sym.lookup_return_address(address)
+                sym.function_name(address)
+            unwind_riscv(sym, pc=chain[0][0], ra=chain[1][0], sp=chain[0][1], stack=bytes(64),
+                         stack_base=chain[0][1])
