@@ -120,3 +120,30 @@ def test_monitor_reconnects_and_logs_everything(board, tmp_path):
         out, err = proc.communicate(timeout=10)
     assert out.decode().splitlines() == ["line 1", "line 2"]
     assert "disappeared" in err.decode() and "back after" in err.decode()
+
+
+def test_session_reconnects_to_a_reenumerated_sim_board():
+    """sim:// with the usb-reenumerate fault: a reset makes the port vanish; the session
+    reopens the same board (no reset) and keeps reading."""
+    import uuid
+
+    from espmon.sim import registry
+
+    name = f"reenum-{uuid.uuid4().hex[:8]}"
+    url = f"sim://esp32c3?firmware=demo&fault=usb-reenumerate&heartbeat=0.2&name={name}"
+    got = bytearray()
+    events = []
+    session = Session(url, 115200)
+    session.on_data = lambda data, t: got.extend(data)
+    session.on_event = lambda kind, text: events.append(kind)
+    try:
+        session.start()
+        assert wait_for(lambda: b"app: tick" in got, 10)
+        session.reset()
+        assert wait_for(lambda: "connected" in events, 10), events
+        assert events.index("disconnected") < events.index("connected")
+        seen = got.count(b"app: tick")
+        assert wait_for(lambda: got.count(b"app: tick") > seen, 10)
+    finally:
+        session.stop()
+        registry.discard(name)

@@ -155,23 +155,19 @@ def test_usb_reenumeration_is_survived_with_nothing_lost(tmux, tmp_path):
     assert "disappeared" in text and "is back after" in text
 
 
-def test_rfc2217_board_reset_key(tmux, tmp_path):
-    from espmon.sim.rfc2217_server import Rfc2217Server
+def test_rfc2217_board_reset_key(tmux, tmp_path, sim_server):
+    board = sim_server("esp32", "--firmware", "demo")  # `espmon sim` in its own process
+    tmux.start([board.url, "--no-reset", "--log", str(tmp_path / "c.log")])
+    tmux.wait_screen("app: tick", 30)  # the board booted before we connected: no banner yet
 
-    record = tmp_path / "board.jsonl"
-    server = Rfc2217Server(f"sim://esp32?firmware=demo&record={record}")
-    server.serve_in_thread()
-    try:
-        tmux.start([server.url, "--no-reset", "--log", str(tmp_path / "c.log")])
-        tmux.wait_screen("app: tick", 30)  # the board booted before we connected: no banner yet
-        resets = lambda: sum(1 for line in record.read_text().splitlines() if '"event": "reset"' in line)  # noqa: E731
-        before = resets()
-        tmux.keys("C-t", "C-r")
-        assert wait_for(lambda: resets() > before, 20), record.read_text()[-2000:]
-        text = tmp_path / "c.log.txt"
-        assert wait_for(lambda: "demo: hello from espmon-demo" in text.read_text(), 20), text.read_text()[-2000:]
-        assert "rst:0x1 (POWERON_RESET)" in text.read_text()
-        tmux.wait_screen("demo: hello from espmon-demo")
-        tmux.exit_cleanly()
-    finally:
-        server.stop()
+    def resets() -> int:
+        return sum(1 for r in board.records() if r.get("event") == "reset")
+
+    before = resets()
+    tmux.keys("C-t", "C-r")
+    assert wait_for(lambda: resets() > before, 20), board.output_text()[-2000:]
+    text = tmp_path / "c.log.txt"
+    assert wait_for(lambda: "demo: hello from espmon-demo" in text.read_text(), 20), text.read_text()[-2000:]
+    assert "rst:0x1 (POWERON_RESET)" in text.read_text()
+    tmux.wait_screen("demo: hello from espmon-demo")
+    tmux.exit_cleanly()
