@@ -73,7 +73,10 @@ def _default_path() -> Path | None:
 
 def load_keymap(path: str | os.PathLike[str] | None = None) -> KeyMap:
     """Defaults, then the overrides of the key file (a UserError names the file and key)."""
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
+        import tomli as tomllib  # type: ignore[no-redef]
 
     file = Path(path) if path else _default_path()
     overrides: dict[str, object] = {}

@@ -260,10 +260,7 @@ class MonitorEngine:
         """DECODED records for one code address: innermost frame first, then its callers.
         A return address is decoded as the call before it (the line that made the call)."""
         sym = self.symbolizer
-        if return_address and hasattr(sym, "lookup_return_address"):
-            locations = sym.lookup_return_address(addr)
-        else:
-            locations = sym.lookup(addr)
+        locations = sym.lookup_return_address(addr) if return_address else sym.lookup(addr)
         if not locations:
             return [f"{R.DECODED}0x{addr:08x}: ?? (in the ELF's code, no line information)"]
         lines = []
@@ -291,7 +288,7 @@ class MonitorEngine:
 
             pcs = unwind_riscv(
                 sym, pc=regs.get("MEPC"), ra=regs.get("RA"), sp=regs.get("SP"),
-                stack=panic.stack, stack_base=panic.stack_base,
+                stack=panic.stack, stack_base=panic.stack_base, fp=regs.get("S0/FP", regs.get("S0")),
             )
         except (ImportError, ValueError, KeyError, TypeError):
             pcs = []
