@@ -117,15 +117,18 @@ def _flash_mode(event: Any, chip: Chip | None) -> str | None:
     return None
 
 
-# Where an app's flash-mapped segments live (DROM/IROM of every family): a bootloader never loads there.
-_MAPPED = ((0x3F400000, 0x3F800000), (0x3C000000, 0x3E000000), (0x42000000, 0x44000000), (0x400C2000, 0x40C00000))
+# Flash-mapped windows that are nobody's RAM, whatever the chip: used when the chip is not
+# known yet. (ESP32's IROM window overlaps the S3/C3 IRAM a bootloader loads into, so the
+# per-chip windows are only used once the banner named the chip.)
+_MAPPED_ANY_CHIP = ((0x3F400000, 0x3F800000), (0x3C000000, 0x3E000000), (0x42000000, 0x44000000))
 
 
 def _load(event: Any, chip: Chip | None) -> str | None:
     if event.length < 0 or event.address in (0, 0xFFFFFFFF) or event.length > 0x100000:
         return ("not a bootloader segment: the data at the bootloader offset is not a valid image "
                 "(wrong file or offset, or corrupted flash reads)")
-    if event.length > 0x10000 or any(lo <= event.address < hi for lo, hi in _MAPPED):
+    mapped = chip.flash_mapped if chip is not None and chip.flash_mapped else _MAPPED_ANY_CHIP
+    if event.length > 0x10000 or any(lo <= event.address < hi for lo, hi in mapped):
         return ("an app image's segment, not a bootloader's: an app was written at the bootloader offset "
                 "(flash the bootloader there and the app at its partition, usually 0x10000)")
     return None

@@ -50,6 +50,9 @@ class Chip:
     code_ranges: tuple[tuple[int, int], ...]  # [start, end) of instruction memory
     registers: dict[int, str] = field(default_factory=dict)  # address -> name, for annotation
     stub_text: int = 0  # where esptool 5 loads the stub's text segment
+    # [start, end) of the flash-mapped (cache) windows an app's DROM/IROM segments use;
+    # a 2nd-stage bootloader never loads there.
+    flash_mapped: tuple[tuple[int, int], ...] = ()
 
     def reset_reason(self, code: int) -> tuple[str, str] | None:
         return self.reset_reasons.get(code)
@@ -166,6 +169,7 @@ CHIPS: dict[str, Chip] = {
                    0x3FF0005C: "EFUSE_OTP_MAC3", 0x60000014: "UART_CLKDIV",
                    **_spi_registers(0x60000200, 0x1C, 0x40, None, None)},
         stub_text=0x4010E000,
+        flash_mapped=((0x40200000, 0x40300000),),
     ),
     "esp32": Chip(
         key="esp32", name="ESP32", arch="xtensa", magic=(0x00F01D83,), chip_id=None,
@@ -183,6 +187,7 @@ CHIPS: dict[str, Chip] = {
                    **_spi_registers(0x60002000, 0x1C, 0x80, 0x28, 0x2C),
                    **_efuse_words(0x6001A000, 7, "EFUSE_BLK0_RDATA")},
         stub_text=0x400A8000,
+        flash_mapped=((0x3F400000, 0x3F800000), (0x400D0000, 0x40400000)),
     ),
     "esp32s2": Chip(
         key="esp32s2", name="ESP32-S2", arch="xtensa", magic=(0x000007C6,), chip_id=None,
@@ -198,6 +203,7 @@ CHIPS: dict[str, Chip] = {
                    0x3F408128: "RTC_CNTL_OPTION1",
                    **_spi_registers(0x3F402000, 0x18, 0x58, 0x24, 0x28)},
         stub_text=0x40028000,
+        flash_mapped=((0x3F000000, 0x3FF80000), (0x40080000, 0x40B80000)),
     ),
     "esp32s3": Chip(
         key="esp32s3", name="ESP32-S3", arch="xtensa", magic=(0x9,), chip_id=9,
@@ -213,6 +219,7 @@ CHIPS: dict[str, Chip] = {
                    0x6000812C: "RTC_CNTL_OPTION1",
                    **_spi_registers(0x60002000, 0x18, 0x58, 0x24, 0x28)},
         stub_text=0x40378000,
+        flash_mapped=((0x3C000000, 0x3E000000), (0x42000000, 0x44000000)),
     ),
     "esp32c3": Chip(
         key="esp32c3", name="ESP32-C3", arch="riscv",
@@ -228,6 +235,7 @@ CHIPS: dict[str, Chip] = {
                    0x60000014: "UART_CLKDIV", 0x6000007C: "UART_DATE",
                    **_spi_registers(0x60002000, 0x18, 0x58, 0x24, 0x28)},
         stub_text=0x40380000,
+        flash_mapped=((0x3C000000, 0x3C800000), (0x42000000, 0x42800000)),
     ),
     "esp32c6": Chip(
         key="esp32c6", name="ESP32-C6", arch="riscv", magic=(0x2CE0806F,), chip_id=13,
@@ -242,6 +250,7 @@ CHIPS: dict[str, Chip] = {
                    0x6000007C: "UART_DATE",
                    **_spi_registers(0x60003000, 0x18, 0x58, 0x24, 0x28)},
         stub_text=0x40800000,
+        flash_mapped=((0x42000000, 0x43000000),),
     ),
 }
 

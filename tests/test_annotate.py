@@ -9,7 +9,7 @@ from parsers.chips import CHIPS, find_chip
 from parsers.device_log import (
     Brownout, BootLoop, BootloaderError, DeviceLogParser, Esp8266Exception, Esp8266Reset, GuruMeditation, InvalidHeader,
     LogLine, Panic, Rebooting, ResetInfo, RomBanner, RomFlashMode, RomHalt, StackOverflow, TaskWatchdog,
-    WaitingForDownload,
+    RomLoad, WaitingForDownload,
 )
 
 TROUBLESHOOTING_POWER = "Insufficient Power"
@@ -204,3 +204,18 @@ def test_a_loop_names_its_crashes_not_the_power_on_before_them():
         events += [(Panic(2, "riscv", 0, "Store access fault"), k), (Rebooting(3), k + 0.01), (_reset(4), k + 0.2)]
     loops = [loop for event, t in events if (loop := det.feed(event, t)) is not None]
     assert [loop.reasons for loop in loops] == [("Store access fault",)]
+
+
+@pytest.mark.parametrize("chip, address, is_app", [
+    ("esp32c3", 0x403CC710, False),  # the C3 bootloader's IRAM: inside ESP32's IROM window
+    ("esp32s3", 0x403C9704, False),
+    ("esp32", 0x40080400, False),
+    ("esp32", 0x400D0020, True),  # ESP32 IROM: an app was flashed at the bootloader offset
+    ("esp32c3", 0x42000020, True),
+    (None, 0x3F400020, True),  # DROM windows are nobody's RAM, chip known or not
+    (None, 0x403CC710, False),
+])
+def test_rom_load_flags_app_segments_with_the_chips_own_memory_map(chip, address, is_app):
+    event = RomLoad(1, address, 0x1000)
+    note = annotate(event, CHIPS[chip] if chip else None)
+    assert (note is not None and "app image's segment" in note) == is_app
