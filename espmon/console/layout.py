@@ -19,6 +19,7 @@ from prompt_toolkit.widgets import Frame
 
 from espmon.console.commands import COMMANDS
 from espmon.console.keys import describe
+from espmon.console.output_window import OutputWindow
 
 if TYPE_CHECKING:  # pragma: no cover
     from espmon.console.app import Console
@@ -146,7 +147,7 @@ def _clip(frags: Fragments, width: int) -> Fragments:
 
 
 def build_layout(con: "Console") -> Layout:
-    output = Window(content=con.output_control, wrap_lines=False, always_hide_cursor=True)
+    output = OutputWindow(con.output_control, covered=lambda: con.help_visible)
     status = Window(FormattedTextControl(lambda: status_fragments(con)), height=1, style="class:status")
     input_line = Window(
         BufferControl(buffer=con.input, input_processors=[BeforeInput(lambda: con.prompt_text(), style="class:input.prompt")]),

@@ -1,17 +1,20 @@
 """The output pane: a UIControl that draws only the visible rows of the scrollback.
 
-Each redraw walks back from the bottom line of the view, turns records into style
-fragments (device SGR colours through prompt_toolkit's ANSI parser, our own kinds by
-class), wraps them to the pane width, and stops when the pane is full. Nothing is
-rebuilt per appended line, so the cost of a redraw does not grow with the scrollback.
+Each redraw walks back from the bottom line of the view and stops when the pane is full,
+so its cost does not grow with the scrollback. A line becomes style fragments once
+(device SGR colours through prompt_toolkit's ANSI parser, cached per sequence of SGR
+codes; our own kinds by class) and its wrapped rows are cached, each under a key that
+names its content: ``OutputWindow`` compares the keys to redraw only rows that changed.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+import re
+from typing import TYPE_CHECKING, Any, Callable, Hashable
 
 from prompt_toolkit.formatted_text import ANSI
 from prompt_toolkit.layout.controls import UIContent, UIControl
+from prompt_toolkit.layout.screen import Char
 from prompt_toolkit.mouse_events import MouseEvent, MouseEventType
 from prompt_toolkit.utils import get_cwidth
 
@@ -24,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["OutputControl", "record_fragments", "wrap_fragments", "highlight"]
 
 Fragments = list[tuple[str, str]]
+Row = tuple[Hashable, Fragments]  # (what the row shows, its fragments)
 
 _KIND_STYLE = {
     R.ANNOTATION: "class:annotation", R.DECODED: "class:decoded", R.ALERT: "class:alert", R.NOTE: "class:note",
@@ -46,17 +50,74 @@ def _merge(fragments: list[tuple[Any, ...]]) -> Fragments:
     return out
 
 
+_SGR_SPLIT = re.compile(r"(\x1b\[[0-9;]*m)")
+# what the ANSI parser would not pass through as text, and what a terminal would execute
+_ANSI_SPECIAL = re.compile(r"[\x01\x1b\x9b]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SGR_STYLES: dict[tuple[str, ...], list[str]] = {}
+
+
+def _sgr_styles(codes: tuple[str, ...]) -> list[str]:
+    """Style of the text before, between and after a line's SGR codes. The ANSI parser
+    runs once per sequence of codes (a log has few), on one placeholder per text piece."""
+    styles = _SGR_STYLES.get(codes)
+    if styles is None:
+        if len(_SGR_STYLES) > 1024:
+            _SGR_STYLES.clear()
+        probe = ANSI("x" + "".join(code + "x" for code in codes)).__pt_formatted_text__()
+        styles = [frag[0] for frag in probe]
+        _SGR_STYLES[codes] = styles
+    return styles
+
+
+def _device_fragments(record: str) -> Fragments:
+    parts = _SGR_SPLIT.split(record)
+    if _ANSI_SPECIAL.search("".join(parts[::2])):  # something only the full parser handles
+        parsed = ANSI(record).__pt_formatted_text__()
+        return _merge([("class:device " + frag[0] if frag[0] else "class:device", frag[1]) for frag in parsed])
+    out: Fragments = []
+    last = None
+    for text, style in zip(parts[::2], _sgr_styles(tuple(parts[1::2]))):
+        if not text:
+            continue
+        if style == last:
+            out[-1] = (out[-1][0], out[-1][1] + text)
+        else:
+            out.append(("class:device " + style if style else "class:device", text))
+            last = style
+    return out
+
+
+def _visible_controls(fragments: Fragments) -> Fragments:
+    """Control characters as prompt_toolkit shows them (^G, <85>), never sent raw."""
+    out: Fragments = []
+    for style, text in fragments:
+        pos = 0
+        for m in _CONTROL.finditer(text):
+            if m.start() > pos:
+                out.append((style, text[pos : m.start()]))
+            out.append((style + " class:control-character", Char.display_mappings[m.group()]))
+            pos = m.end()
+        if pos < len(text):
+            out.append((style, text[pos:]))
+    return out
+
+
 def record_fragments(record: str) -> Fragments:
-    """One record -> style fragments (no newline), tabs expanded."""
+    """One record -> style fragments (no newline), tabs expanded, control characters visible."""
     marker = R.kind(record)
     if marker != R.DEVICE:
-        return [(_KIND_STYLE[marker], _KIND_PREFIX[marker] + record[1:])]
-    if "\t" in record:
-        record = record.expandtabs(8)
-    if "\x1b" not in record:
-        return [("class:device", record)]
-    parsed = ANSI(record).__pt_formatted_text__()
-    return _merge([("class:device " + frag[0] if frag[0] else "class:device", frag[1]) for frag in parsed])
+        frags = [(_KIND_STYLE[marker], _KIND_PREFIX[marker] + record[1:].expandtabs(8))]
+    else:
+        if "\t" in record:
+            record = record.expandtabs(8)
+        if "\x1b" not in record:
+            frags = [("class:device", record)]
+        else:
+            frags = _device_fragments(record)
+    if any(_CONTROL.search(text) for _, text in frags):
+        frags = _visible_controls(frags)
+    return frags
 
 
 def highlight(fragments: Fragments, spans: list[tuple[int, int]], style: str) -> Fragments:
@@ -131,6 +192,7 @@ class OutputControl(UIControl):
         self.show_timestamps = show_timestamps
         self.on_scroll = on_scroll
         self._cache: dict[int, Fragments] = {}
+        self._rows: dict[tuple[Any, ...], list[Row]] = {}
 
     def is_focusable(self) -> bool:
         return True  # raw key mode focuses the pane itself
@@ -152,23 +214,42 @@ class OutputControl(UIControl):
             frags = [("class:timestamp", self.timestamp(self.store.time_of(index)) + " ")] + frags
         return frags
 
+    def _line_rows(self, index: int, width: int, variant: tuple[Any, ...]) -> list[Row]:
+        """The wrapped rows of one scrollback line, each with its key (cached)."""
+        key = (index, width, variant)
+        rows = self._rows.get(key)
+        if rows is None:
+            if len(self._rows) > 1024:
+                self._rows.clear()
+            rows = [((key, n), frags) for n, frags in enumerate(wrap_fragments(self._line(index), width))]
+            self._rows[key] = rows
+        return rows
+
     def reset_cache(self) -> None:
         self._cache.clear()
+        self._rows.clear()
 
-    def create_content(self, width: int, height: int | None) -> UIContent:
-        height = height or 1
+    def visible_rows(self, width: int, height: int) -> list[Row]:
+        """The rows on screen, top to bottom (fewer than ``height`` if the scrollback is
+        short). A row's key changes whenever what the row shows changes."""
         self.view.height = height
-        rows: list[Fragments] = []
+        rows: list[Row] = []
         if not self.view.paused:
             partial = self.partial()
             if partial:
-                rows = wrap_fragments(record_fragments(partial), width)
-        index = self.view.last_line()
+                rows = [(("partial", partial, width, n), frags)
+                        for n, frags in enumerate(wrap_fragments(record_fragments(partial), width))]
+        view = self.view
+        variant = (self.show_timestamps(), view.search)
+        index = view.last_line()
         first = self.store.first
         while len(rows) < height and index >= first:
-            rows = wrap_fragments(self._line(index), width) + rows
+            rows = self._line_rows(index, width, variant) + rows
             index -= 1
-        rows = rows[-height:]
+        return rows[-height:] if len(rows) > height else rows
+
+    def create_content(self, width: int, height: int | None) -> UIContent:
+        rows = [frags for _, frags in self.visible_rows(width, height or 1)]
 
         def get_line(i: int) -> Fragments:
             return rows[i] if i < len(rows) else []
