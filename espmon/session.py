@@ -213,17 +213,18 @@ class Session:
                 data += more
             return data
         data = port.read(port.in_waiting or 1)
-        if len(data) >= _SMALL_READ:
-            # a fast stream: take what else is already there, so one hand-off carries more
-            while len(data) < _BIG_READ:
-                more = port.in_waiting
-                if not more:
-                    break
-                data += port.read(more)
+        # take what else is already there, so one hand-off carries more (a read(1) that
+        # waited for the first byte of a burst must not leave the rest of it for later)
+        while len(data) < _BIG_READ:
+            more = port.in_waiting
+            if not more:
+                break
+            data += port.read(more)
         return data
 
     def _read_loop(self) -> None:
         errors = _port_errors()
+        last_small = False
         while not self._stop.is_set():
             if not self._running.is_set():
                 self._idle.set()
@@ -244,8 +245,13 @@ class Session:
                     log.write_raw(data)  # before anything else looks at it
                 self.rx_bytes += len(data)
                 self.on_data(data, time.time())
-                if len(data) < _SMALL_READ:
+                # a slow stream (two small reads in a row, as a UART at 115200 gives): let a
+                # few ms of data gather. A fast stream is never made to wait: a pty holds
+                # only ~64 KiB, so a sleep there stalls the sender.
+                small = len(data) < _SMALL_READ
+                if small and last_small:
                     time.sleep(_GATHER)
+                last_small = small
 
     def _reconnect(self, exc: BaseException) -> None:
         self.link_state = "disconnected"

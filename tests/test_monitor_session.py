@@ -79,3 +79,29 @@ def test_expect_waits_for_a_later_line():
     assert wait_for(lambda: stops == [0], 5)  # EOF after the script
     assert any("not available" in s for s in said)  # flash is esp-idf-monitor's, not ours
     assert re.search(r"matched", " ".join(said))
+
+
+class _BurstPort:
+    """A port whose data arrives while read(1) waits for the first byte of a burst."""
+
+    def __init__(self, burst: bytes) -> None:
+        self.burst = burst
+        self.waiting = 0
+
+    @property
+    def in_waiting(self) -> int:
+        return self.waiting
+
+    def read(self, n: int) -> bytes:
+        if not self.waiting:  # the blocking read(1): the burst lands meanwhile
+            self.waiting = len(self.burst)
+        data, self.burst = self.burst[:n], self.burst[n:]
+        self.waiting = len(self.burst)
+        return data
+
+
+def test_a_read_that_waited_takes_the_whole_burst():
+    """read(1) woke up on the first byte: the rest of the burst goes in the same hand-off
+    (leaving it for later, and sleeping meanwhile, stalled a fast sender)."""
+    session = Session("loop://", 115200)
+    assert session._read(_BurstPort(b"x" * 5000)) == b"x" * 5000

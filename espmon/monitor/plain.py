@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import select
 import signal
 import sys
 import time
@@ -214,8 +215,18 @@ class PlainMonitor:
         self._write(new)
 
     def _write(self, text: str) -> None:
+        data = text.encode("utf-8", "backslashreplace")
+        out = self.out
         try:
-            self.out.write(text.encode("utf-8", "backslashreplace"))
-            self.out.flush()
+            # with python -u (PYTHONUNBUFFERED) stdout.buffer is a raw FileIO: one write() call,
+            # which a signal (SIGWINCH, a debugger) can cut short; never drop the rest
+            view = memoryview(data)
+            while view:
+                n = out.write(view)
+                if n is None:  # a non-blocking stdout that is full
+                    select.select([], [out], [], 0.1)
+                    continue
+                view = view[n:]
+            out.flush()
         except BrokenPipeError:
             raise KeyboardInterrupt from None
