@@ -1,12 +1,14 @@
 """The full-screen console: builds the prompt_toolkit Application and wires it to the session.
 
 Data path: the session's reader thread calls ``_from_reader`` for each chunk, which only
-appends to an inbox and, if no drain is pending, schedules one with
-``loop.call_soon_threadsafe``. The drain (on the event loop) feeds the engine, appends the
-records to the scrollback and calls ``app.invalidate()`` (prompt_toolkit coalesces redraws;
-``min_redraw_interval`` caps them). A partial last line is shown after 100 ms without data
-by one re-armed timer. The UI never blocks on the port: writes and resets go to the
-session's control thread.
+appends to an inbox and, if the loop is not already due to look at it, wakes the loop with
+``loop.call_soon_threadsafe``. The drain (on the event loop) feeds the engine and appends
+the records to the scrollback. While data keeps coming, the loop looks again every
+``DRAIN_INTERVAL`` on a timer instead of being woken for each chunk (a UART at 115200 baud
+gives ~200 small chunks a second); the first chunk after a quiet spell is taken at once.
+Redraws for data come at most every ``DATA_REDRAW`` (keys redraw at once). A partial last
+line is shown after 100 ms without data by one re-armed timer. The UI never blocks on the
+port: writes and resets go to the session's control thread.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ __all__ = ["Console", "run_console", "IDLE_FLUSH"]
 IDLE_FLUSH = 0.1
 _STATUS_PROBE = b"\x1b[5n"
 DATA_REDRAW = 0.2  # seconds between redraws caused by incoming data
+DRAIN_INTERVAL = 0.05  # while data streams, the inbox is taken this often
 _LOOP_LOOKBACK = 30.0  # seconds back from a boot-loop alert to look for its first crash
 
 
@@ -67,7 +70,8 @@ class Console:
         self._inbox: collections.deque[tuple[bytes, float]] = collections.deque()
         self._bytes_in = 0  # written by the reader thread only
         self._bytes_done = 0  # written by the event loop only
-        self._scheduled = False
+        self._scheduled = False  # the loop will look at the inbox (woken, or on the drain timer)
+        self._drain_handle: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_data = 0.0
         self._idle_handle: asyncio.TimerHandle | None = None
@@ -136,10 +140,27 @@ class Console:
         self._inbox.append((data, t))
         if not self._scheduled and self._loop is not None:
             self._scheduled = True
-            self._loop.call_soon_threadsafe(self._drain)
+            self._loop.call_soon_threadsafe(self._pump)
 
-    def _drain(self) -> None:
-        self._scheduled = False  # before popping: a chunk appended meanwhile schedules a new drain
+    def _pump(self) -> None:
+        """Take the inbox; while there was data, look again on a timer (the reader does not
+        wake the loop meanwhile). When the timer finds nothing, the next chunk wakes us."""
+        if self._drain():
+            if self._drain_handle is None and self._loop is not None:
+                self._drain_handle = self._loop.call_later(DRAIN_INTERVAL, self._drain_tick)
+            return
+        if self._drain_handle is None:
+            self._scheduled = False
+            if self._inbox:  # appended while the flag was still set: nobody woke us for it
+                self._scheduled = True
+                self._pump()
+
+    def _drain_tick(self) -> None:
+        self._drain_handle = None
+        self._pump()
+
+    def _drain(self) -> bool:
+        """Feed what is in the inbox to the engine and the scrollback; True if there was any."""
         inbox, feed, store = self._inbox, self.engine.feed, self.store
         got = False
         while inbox:
@@ -154,7 +175,7 @@ class Console:
             elif records:
                 store.extend([r for r in records if r[:1] in (R.ALERT, R.CRASH, R.NOTE)], t)
         if not got:
-            return
+            return False
         if not self.engine.has_partial:
             self._partial_visible = False
         self._last_data = time.monotonic()
@@ -164,6 +185,7 @@ class Console:
                 self._freeze()
         self._arm_idle()
         self._redraw_soon()
+        return True
 
     def _redraw_soon(self) -> None:
         """Data-driven redraws at most every DATA_REDRAW seconds (a full-screen redraw costs
