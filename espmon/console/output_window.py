@@ -85,6 +85,7 @@ class OutputWindow(Window):
         super().__init__(content=control, wrap_lines=False, always_hide_cursor=True)
         self.control = control
         self.covered = covered  # True while something (the help overlay) is drawn over us
+        self.direct = True  # False: always draw through the ordinary Window (tests compare both)
         self._sgr = _Sgr()
         self._strings: dict[Hashable, str] = {}  # row key -> its text with SGR codes
         self._shown: list[Any] = []  # row keys the terminal shows, top to bottom
@@ -99,7 +100,7 @@ class OutputWindow(Window):
         where = (wp.xpos, wp.ypos, wp.width, wp.height)
         previous = app.renderer.last_rendered_screen
         fast = (
-            isinstance(app.output, Vt100_Output) and app.renderer.full_screen
+            self.direct and isinstance(app.output, Vt100_Output) and app.renderer.full_screen
             and previous is not None and previous is self._screen and where == self._where
             and not app.is_done and not self.covered() and not (parent_style + " " + to_str(self.style)).strip()
             and (z_index is None or z_index <= 0) and wp.width > 0 and wp.height > 0
