@@ -12,9 +12,10 @@ ROM and panic lines are found by their first character before any regex runs.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from parsers.chips import CHIPS, Chip, find_chip
+from parsers.device_scan import LineScan
 from parsers.device_text import clean_line
 from parsers import device_events
 from parsers.device_events import (  # noqa: F401  (every event is re-exported: this module is the API)
@@ -129,6 +130,60 @@ class DeviceLogParser:
         except Exception:  # a recogniser bug must never take the monitor down: drop the state
             self._panic = self._twdt = None
             return []
+
+    def feed_text(self, text: str) -> list[tuple[int, int, list[DeviceEvent]]]:
+        """A block of lines at once (``"\\n"``-separated; a final newline ends the last line).
+
+        Returns ``(start, end, events)`` for each line, in order, whose events are more than
+        ordinary ``LogLine``s (``text[start:end]`` is the line): exactly what ``feed`` on each
+        line would return for it. The other lines are only counted: while the parser is idle,
+        one scan of the whole block (``device_scan``) finds the few that need a closer look.
+        """
+        return list(self.iter_text(text))
+
+    def iter_text(self, text: str) -> Iterator[tuple[int, int, list[DeviceEvent]]]:
+        """``feed_text`` one line at a time: when a line is yielded, the parser's state (its
+        ``chip``) is the one right after that line, as with ``feed``."""
+        size = len(text)
+        pos = 0
+        starts: list[int] | None = None
+        k = 0
+        feed, count, find = self.feed, text.count, text.find
+        while pos < size:
+            if self._panic is None and self._twdt is None:
+                if starts is None:
+                    starts, k = _SCAN.line_starts(text, pos), 0
+                while k < len(starts) and starts[k] < pos:
+                    k += 1
+                if k == len(starts):  # nothing else to look at: count the remaining lines
+                    self._n += count("\n", pos) + (text[-1] != "\n")
+                    break
+                nxt = starts[k]
+                self._n += count("\n", pos, nxt)
+                pos = nxt
+            end = find("\n", pos)
+            if end < 0:
+                end = size
+            events = feed(text[pos:end])
+            for event in events:
+                if type(event) is not LogLine:
+                    yield pos, end, events
+                    break
+            pos = end + 1
+
+    def feed_lines(self, lines: list[str]) -> list[tuple[int, list[DeviceEvent]]]:
+        """``feed_text`` for a list of lines: ``(index in lines, events)``."""
+        text = "\n".join(lines)
+        if not lines:
+            return []
+        if text == "" or text[-1] == "\n":  # an empty last line is still a line
+            text += "\n"
+        result, index, last = [], 0, 0
+        for start, _end, events in self.feed_text(text):
+            index += text.count("\n", last, start)
+            last = start
+            result.append((index, events))
+        return result
 
     def end(self) -> list[DeviceEvent]:
         """At EOF: report an unfinished panic or task-watchdog list."""
@@ -405,3 +460,10 @@ _BY_FIRST: dict[str, tuple[tuple[str, _Handler], ...]] = {
     "/": (("/", _P._fatal),),
     ".": (("..", _P._fatal),),
 }
+
+# The block pre-filter, from the same tables the recognisers use (see parsers/device_scan.py).
+_SCAN = LineScan(
+    prefixes=[prefix for handlers in _BY_FIRST.values() for prefix, _ in handlers],
+    tags=[*_BY_TAG, "boot."],
+    markers=_GLUE,
+)

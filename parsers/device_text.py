@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["clean_line"]
+__all__ = ["clean_line", "CHANGED_START"]
 
 _SGR = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b")
 _BARE_SGR = re.compile(r"\[[0-9;]*m")
@@ -25,6 +25,14 @@ _PREFIX = re.compile(
     r"|\d{4}[-./]\d\d[-./]\d\d,?[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?\s*[#,>|-]?\s?"
     r"|>(?!>)\s?"
 )
+
+
+# The starts of a line (no ESC, no CR in it) that ``clean_line`` may cut away: indentation,
+# markdown quotes, bracketed or ``>`` prefixes, terminal timestamps, junk bytes. A line that
+# starts otherwise comes out of ``clean_line`` as it went in, bar trailing ``␊``/``␍`` glyphs:
+# the parser's block pre-filter (``device_scan``) relies on that, so keep the two in step.
+# (No newline in the class: the pre-filter matches line starts across a whole block.)
+CHANGED_START = r"[^\x21-\x7e\n]|[`\[>]|\d\d:|\d{4}[-./]"
 
 
 def _drop_sgr(m: re.Match) -> str:
