@@ -85,6 +85,24 @@ class SessionLog:
             self._text.write("".join(f"{stamp} {line}\n" for line in lines))
             self._text.flush()
 
+    def write_text(self, text: str, t: float | None = None) -> None:
+        """A block of text lines, each ending in a newline, all stamped with host time t
+        (``write_lines`` in bulk: no Python work per line)."""
+        if not text:
+            return
+        stamp = self._clock.stamp(time.time() if t is None else t) + " "
+        if text[-1] == "\n":
+            text = text[:-1]
+        body = text.replace("\n", "\n" + stamp)
+        with self._lock:
+            if self._text.closed:
+                return
+            write = self._text.write
+            write(stamp)
+            write(body)
+            write("\n")
+            self._text.flush()
+
     def note(self, text: str, t: float | None = None) -> None:
         """espmon's own remark (reconnect, reset...), marked like an annotation."""
         self.write_lines([f"--- {text}"], t)

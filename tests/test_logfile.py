@@ -30,8 +30,11 @@ def test_raw_log_survives_sigkill(board, tmp_path):
             junk = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 5)))
             board.write(line + junk + b"\r\n")
         board.write(b"no newline yet \xff")
-        # once the monitor has read every byte from the tty, kill it with no chance to flush
+        # once the monitor has read every byte from the tty (and shown the last full line:
+        # the text log is written after the raw one), kill it with no chance to flush
         assert wait_for(lambda: board.pending() == 0, 20)
+        text_log = text_log_path(log)
+        assert wait_for(lambda: text_log.exists() and "I (199) app:" in text_log.read_text(errors="replace"), 20)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:

@@ -6,20 +6,23 @@ control sequences, feeds the device-log parser, and after each recognised line a
 short explanation from ``annotate()``, the decoded addresses (function, file:line, inlined
 frames) and a boot-loop alert. It also writes the decoded text log.
 
-The hot path works per chunk: one decode, one ``split``, one regex pre-check for unsafe
-characters per block; per line only the parser call and the list append remain.
+The hot path works per block of complete lines, with no Python work per line: one decode,
+one bulk sanitize, and the parser's block API (``feed_text``), which finds the few lines that
+can mean something with one scan of the whole block. The plain monitor takes the result as
+text (``feed_text``): the block itself with the annotations spliced in after their lines.
+Per-line work is left for what needs it: ``--print-filter``, an ELF, a script's ``expect``.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from espmon.monitor import records as R
 from espmon.monitor.knowledge import Knowledge
 from espmon.monitor.lines import LineAssembler
 from espmon.monitor.print_filter import PrintFilter
-from espmon.monitor.sanitize import SGR, decode, has_unsafe, sanitize
+from espmon.monitor.sanitize import clean_block, decode, sanitize
 
 __all__ = ["MonitorEngine", "CRASH_EVENTS", "split_block"]
 
@@ -47,27 +50,34 @@ _NOTEWORTHY_LEVELS = ("E", "W")
 _HOST_RESET_WINDOW = 3.0  # seconds from our reset request to the chip's reset line
 
 
-def split_block(text: str) -> tuple[list[str], list[str]]:
-    """A decoded block of complete lines -> (lines to show, plain lines), sanitized in bulk.
-
-    Shown lines keep SGR colours; plain lines (for the parser, filters, the text log) have
-    none. Both are made safe with one regex pass over the whole block, and only when the
-    block holds a control character at all (a newline never ends up inside a token).
-    """
-    if "\r" in text:
-        text = text.replace("\r\n", "\n")
-    if has_unsafe(text):
-        plain = SGR.sub("", text) if "\x1b" in text else text
-        if has_unsafe(plain):  # something besides colours: escape it
-            text = sanitize(text)
-            plain = SGR.sub("", text)
-        lines, plains = text.split("\n"), plain.split("\n")
-        lines.pop()
-        plains.pop()
-        return lines, plains
-    lines = text.split("\n")
+def split_block(block: bytes, encoding: str = "utf-8") -> tuple[list[str], list[str]]:
+    """``clean_block`` as lists of lines (lines to show, plain lines)."""
+    shown, plain = clean_block(block, encoding)
+    lines = shown.split("\n")
     lines.pop()
-    return lines, lines
+    if plain is shown:
+        return lines, lines
+    plains = plain.split("\n")
+    plains.pop()
+    return lines, plains
+
+
+def _scan_lines(parser: Any, plain: str) -> Iterator[tuple[int, int, list[Any]]]:
+    """The parser's block API, or the same by feeding line by line (a parser without
+    ``iter_text``): ``(start, end, events)`` for each line with events besides LogLines,
+    yielded right after the parser saw that line (so its ``chip`` is the one of that line)."""
+    iter_text = getattr(parser, "iter_text", None)
+    if iter_text is not None:
+        yield from iter_text(plain)
+        return
+    quiet = _quiet_type()
+    pos, feed = 0, parser.feed
+    for line in plain.split("\n")[:-1]:
+        end = pos + len(line)
+        events = feed(line)
+        if any(type(e) is not quiet for e in events):
+            yield pos, end, events
+        pos = end + 1
 
 
 def _quiet_type() -> type | None:
@@ -77,6 +87,34 @@ def _quiet_type() -> type | None:
     except ImportError:
         return None
     return LogLine
+
+
+def _splice(plain: str, notes: list[tuple[int, list[str]]]) -> str:
+    """The plain block with each line's records (as plain text lines) after it."""
+    if not notes:
+        return plain
+    parts, last = [], 0
+    for end, records in notes:
+        parts.append(plain[last : end + 1])
+        parts.extend([R.plain_text(r) + "\n" for r in records])
+        last = end + 1
+    parts.append(plain[last:])
+    return "".join(parts)
+
+
+def _interleave(lines: list[str], plain: str, notes: list[tuple[int, list[str]]], as_text: bool = True) -> list[str]:
+    """Lines of the block (shown form) with each line's records after it (as plain text
+    lines, or as records); a note's line is found by counting newlines in ``plain``."""
+    out: list[str] = []
+    done = index = last = 0
+    for end, records in notes:
+        index += plain.count("\n", last, end)
+        last = end
+        out += lines[done : index + 1]
+        done = index + 1
+        out += [R.plain_text(r) for r in records] if as_text else records
+    out += lines[done:]
+    return out
 
 
 class MonitorEngine:
@@ -113,6 +151,12 @@ class MonitorEngine:
         self._host_reset_at = t
 
     # -- input ------------------------------------------------------------------------
+    @property
+    def streams_text(self) -> bool:
+        """No per-line work needed: no print filter, ELF, script observer or hex view."""
+        return (self.print_filter is None and self.line_observer is None and self.symbolizer is None
+                and not self.hex_view)
+
     def feed(self, data: bytes, t: float) -> list[str]:
         """Bytes as read -> records to show (complete lines only; see ``partial_text``)."""
         out: list[str] = []
@@ -122,6 +166,25 @@ class MonitorEngine:
         if block:
             self._lines(block, t, out)
         return out
+
+    def feed_text(self, data: bytes, t: float) -> str:
+        """Bytes as read -> what ``feed`` returns as plain text: every record as its
+        ``plain_text`` line, each ending in a newline ("" when no line is complete yet)."""
+        if not self.streams_text:
+            return "".join([R.plain_text(r) + "\n" for r in self.feed(data, t)])
+        block = self._assembler.feed(data)
+        if not block:
+            return ""
+        shown, plain = clean_block(block, self.encoding)
+        notes = self._notes(plain, t)
+        text = _splice(plain, notes)
+        if self.log is not None:
+            self.log.write_text(text, t)
+        if self.keep_sgr and shown is not plain:
+            lines = shown.split("\n")
+            lines.pop()
+            return "\n".join(_interleave(lines, plain, notes)) + "\n"
+        return text
 
     def end(self, t: float) -> list[str]:
         """End of the session: the unfinished line becomes a line, the parser is flushed."""
@@ -149,11 +212,18 @@ class MonitorEngine:
 
     # -- lines ------------------------------------------------------------------------
     def _lines(self, block: bytes, t: float, out: list[str]) -> None:
-        lines, plains = split_block(decode(block, self.encoding))
-        if (self.print_filter is None and self.line_observer is None and self.symbolizer is None
-                and self.log is None and not self.hex_view):
-            self._fast_lines(lines, plains, t, out)
+        if self.streams_text:
+            shown, plain = clean_block(block, self.encoding)
+            notes = self._notes(plain, t)
+            if self.log is not None:
+                self.log.write_text(_splice(plain, notes), t)
+            lines = (shown if self.keep_sgr else plain).split("\n")
+            lines.pop()
+            if notes:
+                lines = _interleave(lines, plain, notes, as_text=False)
+            out += lines
             return
+        lines, plains = split_block(block, self.encoding)
         parse = self.knowledge.parser.feed
         flt = self.print_filter
         observer = self.line_observer
@@ -183,29 +253,33 @@ class MonitorEngine:
         if logged:
             log.write_lines(logged, t)
 
-    def _fast_lines(self, lines: list[str], plains: list[str], t: float, out: list[str]) -> None:
-        """The common case (no filter, log, ELF or script): one append and one parse per line."""
-        parse = self.knowledge.parser.feed
-        event = self._event
-        append = out.append
+    def _notes(self, plain: str, t: float) -> list[tuple[int, list[str]]]:
+        """The parser over a plain block: ``(end of line, records after it)`` for the lines
+        whose events say something (most lines are ordinary log lines: not even visited)."""
+        notes = []
         quiet = _quiet_type()
-        for line, plain in zip(lines if self.keep_sgr else plains, plains):
-            append(line)
-            events = parse(plain)
-            if events:
-                for ev in events:
-                    # most events are ordinary log lines: skip the call for them
-                    if type(ev) is not quiet or ev.level in _NOTEWORTHY_LEVELS:
-                        event(ev, t, out, True)
+        for _start, end, events in _scan_lines(self.knowledge.parser, plain):
+            records: list[str] = []
+            for event in events:
+                # ordinary log lines: nothing to explain, nothing for the loop detector
+                if type(event) is not quiet or event.level in _NOTEWORTHY_LEVELS:
+                    self._event(event, t, records, True)
+            if records:
+                notes.append((end, records))
+        self._sync_chip()
+        return notes
+
+    def _sync_chip(self) -> None:
+        parser_chip = getattr(self.knowledge.parser, "chip", None)
+        if parser_chip is not None and parser_chip is not self.chip_info:
+            self.chip_info = parser_chip
+            self.chip = getattr(parser_chip, "name", None) or str(parser_chip)
 
     def _event(self, event: Any, t: float, out: list[str], visible: bool) -> None:
         name = type(event).__name__
         if name == "LogLine" and getattr(event, "level", "E") not in _NOTEWORTHY_LEVELS:
             return  # the bulk of any log: nothing to explain, nothing for the loop detector
-        parser_chip = getattr(self.knowledge.parser, "chip", None)
-        if parser_chip is not None and parser_chip is not self.chip_info:
-            self.chip_info = parser_chip
-            self.chip = getattr(parser_chip, "name", None) or str(parser_chip)
+        self._sync_chip()
         if name in _RESET_EVENTS:
             self.resets += 1
             self.state = "download mode" if getattr(event, "download", False) else "running"

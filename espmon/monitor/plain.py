@@ -154,7 +154,10 @@ class PlainMonitor:
         tag = item[0]
         if tag == "data":
             self._bytes_done += len(item[1])
-            self._emit(self.engine.feed(item[1], item[2]), item[2])
+            if self.engine.streams_text:  # the common case: whole blocks of text, no records
+                self._emit_text(self.engine.feed_text(item[1], item[2]), item[2])
+            else:
+                self._emit(self.engine.feed(item[1], item[2]), item[2])
         elif tag == "event":
             kind, text = item[1], item[2]
             self.say(text)
@@ -200,6 +203,25 @@ class PlainMonitor:
             else:
                 head = "\n"
         self._write(head + "\n".join(lines) + "\n")
+
+    def _emit_text(self, text: str, t: float) -> None:
+        """``_emit`` for the engine's text form (its first line is always a device line)."""
+        if not text or not self.show_output:
+            return
+        head = ""
+        if self._printed_partial:
+            shown = self._printed_partial
+            self._printed_partial = ""
+            nl = text.find("\n")
+            first = strip_sgr(text[:nl])
+            if first.startswith(shown) and not self.timestamps:
+                text = first[len(shown):] + text[nl:]
+            else:
+                head = "\n"
+        if self.timestamps:
+            stamp = self._stamp(t) + " "
+            text = stamp + text[:-1].replace("\n", "\n" + stamp) + "\n"
+        self._write(head + text)
 
     def _show_partial(self) -> None:
         if not self.show_output:
