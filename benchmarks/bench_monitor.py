@@ -356,7 +356,8 @@ def main() -> int:
     ap.add_argument("--mb", type=float, default=20)
     ap.add_argument("--paced-seconds", type=float, default=15)
     ap.add_argument("--skip-peers", action="store_true")
-    ap.add_argument("--only", help="comma-separated: stream,console,socket,paced,startup")
+    ap.add_argument("--only", help="comma-separated: stream,console,socket,paced,startup "
+                                   "(paced-console: the console's paced line alone)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per tool; the best is kept (the machine is shared)")
     args = ap.parse_args()
     parts = set((args.only or "stream,console,socket,paced,startup").split(","))
@@ -395,6 +396,9 @@ def main() -> int:
         print(f"espmon plain throughput / python-copy floor: {mine.mb_s / pyfloor.mb_s:.2f} (target >= 0.33)")
     if idf and mine and idf.cpu_per_mb:
         print(f"espmon plain CPU/MB / esp-idf-monitor's: {mine.cpu_per_mb / idf.cpu_per_mb:.2f} (target <= 0.5)")
+    if "paced-console" in parts and "paced" not in parts:
+        print("\npaced 115200 baud, 1 ms chunks: CPU % of one core")
+        print(f"  espmon monitor (console): {run_paced('console', None, data, args.paced_seconds, console=True, repeat=args.repeat):5.1f} %")
     if "paced" in parts:
         print("\npaced 115200 baud, 1 ms chunks: CPU % of one core")
         print(f"  espmon monitor (plain):   {run_paced('plain', None, data, args.paced_seconds, repeat=args.repeat):5.1f} %")

@@ -188,8 +188,10 @@ class Console:
         return True
 
     def _redraw_soon(self) -> None:
-        """Data-driven redraws at most every DATA_REDRAW seconds (a full-screen redraw costs
-        ~10 ms; keys still redraw at once). The last chunk of a burst is always drawn."""
+        """Data-driven redraws at most every DATA_REDRAW seconds; the first data after a
+        quiet spell is drawn at once, and keys always redraw at once. A redraw while output
+        scrolls costs ~1 ms (see OutputWindow); the cap keeps a fast stream from spending
+        its time on frames nobody can read."""
         if self._redraw_handle is not None:
             return
         wait = self._last_redraw + DATA_REDRAW - time.monotonic()
@@ -201,8 +203,11 @@ class Console:
 
     def _timed_redraw(self) -> None:
         self._redraw_handle = None
-        self._last_redraw = time.monotonic()
-        self.app.invalidate()
+        # take what came since the last drain, so the frame shows it too (output is then
+        # at most DATA_REDRAW old on screen, not DATA_REDRAW + DRAIN_INTERVAL)
+        if not self._drain():
+            self._last_redraw = time.monotonic()
+            self.app.invalidate()
 
     def _answer_probe(self) -> None:
         """ESP-IDF's console (linenoise) asks "are you a terminal?" with ESC[5n; a terminal
