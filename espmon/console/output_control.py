@@ -74,7 +74,9 @@ def _device_fragments(record: str) -> Fragments:
     parts = _SGR_SPLIT.split(record)
     if _ANSI_SPECIAL.search("".join(parts[::2])):  # something only the full parser handles
         parsed = ANSI(record).__pt_formatted_text__()
-        return _merge([("class:device " + frag[0] if frag[0] else "class:device", frag[1]) for frag in parsed])
+        # (a "[ZeroWidthEscape]" piece would go to the terminal unescaped: never pass one on)
+        return _merge([("class:device " + frag[0] if frag[0] else "class:device", frag[1])
+                       for frag in parsed if frag[0] != "[ZeroWidthEscape]"])
     out: Fragments = []
     last = None
     for text, style in zip(parts[::2], _sgr_styles(tuple(parts[1::2]))):
@@ -219,7 +221,7 @@ class OutputControl(UIControl):
         key = (index, width, variant)
         rows = self._rows.get(key)
         if rows is None:
-            if len(self._rows) > 1024:
+            if len(self._rows) > 512:
                 self._rows.clear()
             rows = [((key, n), frags) for n, frags in enumerate(wrap_fragments(self._line(index), width))]
             self._rows[key] = rows

@@ -144,7 +144,7 @@ class OutputWindow(Window):
             else:
                 text = self._strings.get(key)
                 if text is None:
-                    if len(self._strings) > 4096:
+                    if len(self._strings) > 1024:  # a few screens; rebuilt cheaply
                         self._strings.clear()
                     text = self._strings[key] = self._row_text(frags, wp.width, right_edge)
             out.append(f"\x1b[{wp.ypos + y + 1};{wp.xpos + 1}H{text}")
