@@ -105,3 +105,31 @@ def test_a_read_that_waited_takes_the_whole_burst():
     (leaving it for later, and sleeping meanwhile, stalled a fast sender)."""
     session = Session("loop://", 115200)
     assert session._read(_BurstPort(b"x" * 5000)) == b"x" * 5000
+
+
+def test_pty_reads_drain_what_is_there_and_honour_cancel():
+    import os
+    import pty
+    import tty
+
+    from espmon import link
+    from espmon.session import _plain_posix
+
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    port = link.open_port(os.ttyname(slave), 115200)
+    try:
+        assert _plain_posix(port)
+        session = Session(os.ttyname(slave), 115200)
+        sent = bytes(range(256)) * 40  # 10 KiB: more than one tty read hands over
+        os.write(master, sent)
+        got = b""
+        while len(got) < len(sent):
+            got += session._read(port)
+        assert got == sent
+        port.cancel_read()
+        assert session._read(port) == b""  # a cancel wakes the read up with nothing
+    finally:
+        port.close()
+        os.close(master)
+        os.close(slave)
