@@ -48,7 +48,7 @@ class LineScan:
         self._first = re.compile(f"(?:{line_start})")
         self._next = re.compile(f"\n(?:{line_start})")
         # ESC and CR: clean_line rewrites such lines anywhere, not only at their start
-        self._markers = tuple(sorted(set(markers) | {"\x1b", "\r"}))
+        self._markers = tuple((m, *_anchor(m)) for m in sorted(set(markers) | {"\x1b", "\r"}))
 
     def line_starts(self, text: str, pos: int = 0) -> list[int]:
         """Sorted offsets (at or after ``pos``, itself a line start) of the lines to parse."""
@@ -57,14 +57,41 @@ class LineScan:
             found.add(pos)
         for m in self._next.finditer(text, pos):
             found.add(m.start() + 1)
-        find, rfind = text.find, text.rfind
-        for marker in self._markers:
-            i = find(marker, pos)
-            while i >= 0:
-                nl = rfind("\n", pos, i)
-                found.add(nl + 1 if nl >= 0 else pos)
-                eol = find("\n", i)
-                if eol < 0:
-                    break
-                i = find(marker, eol + 1)
+        for marker, anchor, offset in self._markers:
+            _find_marker(text, pos, marker, anchor, offset, found)
         return sorted(found)
+
+
+# How common a character is in console text, most common first. A marker is looked for by
+# its rarest character (a memchr-speed search) and checked in place; a character that turns
+# out to be common in this text hands over to a search for the whole marker.
+_COMMON = " etaoinsrhldcu:0123456789().mfpgwybvkx,=_-/'\"ESTAIRONLCDMHBUWKVYXQZjqz"
+_MISSES = 16
+
+
+def _anchor(marker: str) -> tuple[str, int]:
+    rank = {c: i for i, c in enumerate(_COMMON)}
+    anchor = max(marker, key=lambda c: rank.get(c, len(_COMMON)))
+    return anchor, marker.index(anchor)
+
+
+def _find_marker(text: str, pos: int, marker: str, anchor: str, offset: int, found: set[int]) -> None:
+    """Add the start of each line (at or after ``pos``) that holds ``marker``."""
+    find, rfind = text.find, text.rfind
+    misses = 0
+    i = find(anchor, pos + offset)
+    while i >= 0:
+        start = i - offset
+        if text.startswith(marker, start):
+            nl = rfind("\n", pos, start)
+            found.add(nl + 1 if nl >= 0 else pos)
+            eol = find("\n", i)
+            if eol < 0:
+                return
+            i = find(anchor, eol + 1 + offset)
+        elif misses < _MISSES:
+            misses += 1
+            i = find(anchor, i + 1)
+        else:  # every occurrence before this one was checked: the whole marker from here
+            i = find(marker, start + 1)
+            anchor, offset = marker, 0

@@ -165,3 +165,23 @@ def test_every_meaningful_line_with_something_inside_its_start(sep):
     for line in _INTERESTING:
         for at in range(min(len(line), 14) + 1):
             _assert_same(["I (1) wifi: connected", line[:at] + sep + line[at:], "plain text"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="*ERO\n xJets", max_size=300), st.sampled_from(["***ERROR", "ets J", "ERR", "*"]),
+       st.integers(0, 5))
+def test_marker_search_finds_every_line_holding_it(text, marker, skip_lines):
+    """By its rarest character with a check in place, falling back to the whole marker
+    when that character turns out to be common (the alphabet makes it common here)."""
+    from parsers.device_scan import _anchor, _find_marker
+
+    lines = text.split("\n")
+    pos = sum(len(line) + 1 for line in lines[:skip_lines]) if skip_lines < len(lines) else 0
+    found: set[int] = set()
+    _find_marker(text, pos, marker, *_anchor(marker), found)
+    expected, start = set(), 0
+    for line in lines:
+        if start >= pos and marker in line:
+            expected.add(start)
+        start += len(line) + 1
+    assert found == expected

@@ -48,6 +48,16 @@ def test_nothing_is_lost(lines):
     assert out.replace(b"\n", b"") == data.replace(b"\n", b"")
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 30), max_size=12), st.lists(st.integers(0, 400), max_size=6))
+def test_no_line_longer_than_the_cap(lengths, cuts):
+    data = b"\n".join(b"x" * n for n in lengths) + b"\n"
+    asm = LineAssembler(max_line=10)
+    out = b"".join(asm.feed(c) for c in _chunked(data, cuts)) + asm.end()
+    assert max(map(len, out.split(b"\n"))) <= 10
+    assert out.replace(b"\n", b"") == data.replace(b"\n", b"")
+
+
 def test_long_line_is_cut_at_a_character_boundary():
     asm = LineAssembler(max_line=10)
     block = asm.feed("aaaaaaaaa\u00e9bbb\n".encode())

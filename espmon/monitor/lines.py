@@ -60,6 +60,18 @@ class LineAssembler:
         rest, self._partial = self._partial, b""
         return self._cut_long_lines(rest + b"\n")
 
+    def _has_long_line(self, block: bytes) -> bool:
+        """Is a line longer than max_line? Hops from line start to the last newline within
+        reach (a few C-speed ``rfind`` calls per block instead of splitting it)."""
+        reach = self.max_line + 1
+        pos, size = 0, len(block)
+        while size - pos >= reach:
+            nl = block.rfind(b"\n", pos, pos + reach)
+            if nl < 0:
+                return True
+            pos = nl + 1
+        return False
+
     def _cut_partial(self) -> bytes:
         out = []
         part = self._partial
@@ -71,9 +83,9 @@ class LineAssembler:
         return b"".join(out)
 
     def _cut_long_lines(self, block: bytes) -> bytes:
-        lines = block.split(b"\n")
-        if max(map(len, lines)) <= self.max_line:
+        if not self._has_long_line(block):
             return block
+        lines = block.split(b"\n")
         out = []
         for line in lines:
             while len(line) > self.max_line:

@@ -25,7 +25,7 @@ from espmon.monitor.settings import MonitorSettings, Stamper
 __all__ = ["PlainMonitor", "IDLE_FLUSH"]
 
 IDLE_FLUSH = 0.1  # seconds without data before a partial line is shown
-BATCH = 1 << 18  # bytes processed as one block when the stream is faster than us
+BATCH = 1 << 16  # bytes processed as one block when the stream is faster than us (64 KiB: cache-sized)
 
 
 class _Stop(Exception):

@@ -81,13 +81,11 @@ def _is_utf8(encoding: str) -> bool:
 
 
 def _escape_chars(text: str, chars: set[str]) -> str:
-    """``sanitize`` when the unsafe characters other than ESC are known: one C-speed replace
-    each (every escape starts with a backslash, which no SGR parameter is, so the order of
-    the replacements cannot change which ESC starts a colour)."""
+    """``sanitize`` for a text whose unsafe characters besides ESC are ``chars``: one C-speed
+    replace each (every escape starts with a backslash, which no SGR parameter is, so the
+    replacements neither make nor break a colour sequence, in any order)."""
     for ch in sorted(chars):
         text = text.replace(ch, _NAMED.get(ch) or f"\\x{ord(ch):02x}")
-    if "\x1b" in text:
-        text = _LONE_ESC.sub("\\\\x1b", text)
     return text
 
 
@@ -110,14 +108,16 @@ def clean_block(block: bytes, encoding: str = "utf-8") -> tuple[str, str]:
         chars = {chr(c) for c in set(controls) if c != 0x1B}
     if b"\xc2" in block:
         chars.update(m.decode() for m in set(_C1_UTF8.findall(block)))
-    if not chars:
-        if b"\x1b" not in controls:
-            return text, text
-        plain = SGR.sub("", text)
-        if "\x1b" not in plain:  # colours only: nothing to escape
+    if b"\x1b" not in controls:
+        text = _escape_chars(text, chars)
+        return text, text
+    plain = SGR.sub("", text)
+    if "\x1b" not in plain:  # every ESC starts a colour: escaping commutes with removing them
+        if not chars:
             return text, plain
-    text = _escape_chars(text, chars)
-    return text, SGR.sub("", text) if "\x1b" in text else text
+        return _escape_chars(text, chars), _escape_chars(plain, chars)
+    text = _LONE_ESC.sub("\\\\x1b", _escape_chars(text, chars))  # an ESC that is not a colour
+    return text, SGR.sub("", text)
 
 
 def _clean_text(text: str) -> tuple[str, str]:
