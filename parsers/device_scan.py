@@ -44,7 +44,13 @@ class LineScan:
             else:
                 rest = "|".join(re.escape(r) for r in sorted(rests, key=len, reverse=True))
                 starts.append(f"{re.escape(first)}(?:{rest})")
-        line_start = f"[EWIDV] \\([0-9:.]+\\) (?:{tag_rx})|{'|'.join(starts)}|{CHANGED_START}"
+        idf = f"\\([0-9:.]+\\) (?:{tag_rx})"
+        # log levels no recogniser prefix starts with ("I (12) wifi: ...", most lines): settled
+        # by the tag check alone, before the long alternation is tried
+        quick = "".join(c for c in "EWIDV" if c not in by_first)
+        line_start = f"[EWIDV] {idf}|{'|'.join(starts)}|{CHANGED_START}"
+        if quick:
+            line_start = f"[{quick}] {idf}|(?![{quick}] )(?:{line_start})"
         self._first = re.compile(f"(?:{line_start})")
         self._next = re.compile(f"\n(?:{line_start})")
         # ESC and CR: clean_line rewrites such lines anywhere, not only at their start
