@@ -44,6 +44,7 @@ IDLE_FLUSH = 0.1
 _STATUS_PROBE = b"\x1b[5n"
 DATA_REDRAW = 0.2  # seconds between redraws caused by incoming data
 DRAIN_INTERVAL = 0.05  # while data streams, the inbox is taken this often
+_FAST_DRAIN = 16 << 10  # a drain this big means a fast stream: look again at once (less in memory)
 _LOOP_LOOKBACK = 30.0  # seconds back from a boot-loop alert to look for its first crash
 
 
@@ -145,9 +146,11 @@ class Console:
     def _pump(self) -> None:
         """Take the inbox; while there was data, look again on a timer (the reader does not
         wake the loop meanwhile). When the timer finds nothing, the next chunk wakes us."""
-        if self._drain():
+        taken = self._drain()
+        if taken:
             if self._drain_handle is None and self._loop is not None:
-                self._drain_handle = self._loop.call_later(DRAIN_INTERVAL, self._drain_tick)
+                wait = 0.0 if taken >= _FAST_DRAIN else DRAIN_INTERVAL
+                self._drain_handle = self._loop.call_later(wait, self._drain_tick)
             return
         if self._drain_handle is None:
             self._scheduled = False
@@ -159,14 +162,14 @@ class Console:
         self._drain_handle = None
         self._pump()
 
-    def _drain(self) -> bool:
-        """Feed what is in the inbox to the engine and the scrollback; True if there was any."""
+    def _drain(self) -> int:
+        """Feed what is in the inbox to the engine and the scrollback; the bytes taken."""
         inbox, feed, store = self._inbox, self.engine.feed, self.store
-        got = False
+        got = 0
         while inbox:
             data, t = inbox.popleft()
             self._bytes_done += len(data)
-            got = True
+            got += len(data)
             if _STATUS_PROBE in data:
                 self._answer_probe()
             records = feed(data, t)
@@ -175,7 +178,7 @@ class Console:
             elif records:
                 store.extend([r for r in records if r[:1] in (R.ALERT, R.CRASH, R.NOTE)], t)
         if not got:
-            return False
+            return 0
         if not self.engine.has_partial:
             self._partial_visible = False
         self._last_data = time.monotonic()
@@ -185,7 +188,7 @@ class Console:
                 self._freeze()
         self._arm_idle()
         self._redraw_soon()
-        return True
+        return got
 
     def _redraw_soon(self) -> None:
         """Data-driven redraws at most every DATA_REDRAW seconds; the first data after a
