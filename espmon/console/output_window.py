@@ -92,6 +92,7 @@ class OutputWindow(Window):
         self._screen: Screen | None = None  # the Screen we drew into last
         self._where: tuple[int, int, int, int] | None = None
         self._fast = False  # the last frame was drawn by us, not by the ordinary Window
+        self._right_edge = True  # the pane reaches the terminal's right edge (row strings depend on it)
 
     def write_to_screen(self, screen: Screen, mouse_handlers: "MouseHandlers", write_position: WritePosition,
                         parent_style: str, erase_bg: bool, z_index: int | None) -> None:
@@ -125,13 +126,14 @@ class OutputWindow(Window):
 
     def _draw_fast(self, app: Any, screen: Screen, mouse_handlers: "MouseHandlers", wp: WritePosition,
                    previous: Screen) -> None:
-        if self._sgr.refresh(app):
+        right_edge = wp.xpos + wp.width >= app.output.get_size().columns  # then ESC[K ends a row
+        if self._sgr.refresh(app) or right_edge != self._right_edge:
             self._strings.clear()
+            self._right_edge = right_edge
         if not self._fast:  # the ordinary Window drew the last frame: its cells are on the terminal
             for y in range(wp.ypos, wp.ypos + wp.height):
                 previous.data_buffer[y].clear()
         rows = self.control.visible_rows(wp.width, wp.height)
-        right_edge = wp.xpos + wp.width >= app.output.get_size().columns
         shown = self._shown
         out: list[str] = []
         for y in range(wp.height):
