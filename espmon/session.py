@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator
 
 from espmon import link
 from espmon.errors import UserError
+from espmon.fd_drain import FdDrain
 
 __all__ = ["Session", "MAX_BACKLOG", "RECONNECT_DELAY"]
 
@@ -33,6 +34,7 @@ RECONNECT_DELAY = 0.25  # between reopen attempts (esp-idf-monitor: 0.5 s)
 _SMALL_READ = 256  # a read smaller than this means a slow stream: let a few ms of data gather
 _GATHER = 0.004
 _BIG_READ = 1 << 16
+_NO_DATA = "device reports readiness to read but returned no data (device disconnected or multiple access on port?)"
 
 
 def _port_errors() -> tuple[type[BaseException], ...]:
@@ -48,37 +50,6 @@ def _plain_posix(port: Any) -> bool:
     except ImportError:  # Windows
         return False
     return type(port).read is PosixSerial.read and hasattr(port, "pipe_abort_read_r") and port.fd is not None
-
-
-def _read_fd(port: Any) -> bytes:
-    """What pyserial's ``read`` does (select on the port and the cancel pipe, the port's
-    timeout), but then drain what is there with bare ``os.read`` calls: a tty hands over at
-    most 4 KiB per read, and pyserial's per-call work (an ioctl for ``in_waiting``, a timeout
-    object, a select) on each of them capped a fast stream at ~30 MB/s."""
-    import serial
-
-    fd, abort = port.fd, port.pipe_abort_read_r
-    ready, _, _ = select.select([fd, abort], [], [], port.timeout)
-    if abort in ready:
-        os.read(abort, 1000)
-        return b""
-    if not ready:
-        return b""
-    chunks: list[bytes] = []
-    size = 0
-    while size < _BIG_READ:
-        try:
-            chunk = os.read(fd, _BIG_READ)
-        except (BlockingIOError, InterruptedError):
-            break
-        if not chunk:
-            if chunks:
-                break
-            raise serial.SerialException("device reports readiness to read but returned no data "
-                                         "(device disconnected or multiple access on port?)")
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
 
 
 class Session:
@@ -106,6 +77,8 @@ class Session:
         self._control: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._no_lines_noted = False
+        self._drain: FdDrain | None = None  # owned by the reader thread (see _close_drain)
+        self._drain_port: Any = None
 
     # -- life cycle ---------------------------------------------------------------------
     def open(self) -> None:
@@ -254,7 +227,7 @@ class Session:
                 data += more
             return data
         if _plain_posix(port):
-            return _read_fd(port)
+            return self._read_fd(port)
         data = port.read(port.in_waiting or 1)
         # take what else is already there, so one hand-off carries more (a read(1) that
         # waited for the first byte of a burst must not leave the rest of it for later)
@@ -265,11 +238,64 @@ class Session:
             data += port.read(more)
         return data
 
+    def _read_fd(self, port: Any) -> bytes:
+        """What pyserial's ``read`` does (select on the port and the cancel pipe, the port's
+        timeout), then drain what is there in one GIL-free call (``FdDrain``); without it,
+        bare ``os.read`` calls. A tty hands over at most 4 KiB per read, and pyserial's
+        per-call work (an ioctl for ``in_waiting``, a timeout object, a select) on each of
+        them capped a fast stream at ~30 MB/s."""
+        import serial
+
+        fd, abort = port.fd, port.pipe_abort_read_r
+        ready, _, _ = select.select([fd, abort], [], [], port.timeout)
+        if abort in ready:
+            os.read(abort, 1000)
+            return b""
+        if not ready:
+            return b""
+        drain = self._drain
+        if drain is None or self._drain_port is not port or drain.fd != fd:
+            self._close_drain()
+            drain = self._drain = FdDrain.open(fd, _BIG_READ)
+            self._drain_port = port
+        if drain is not None:
+            try:
+                return drain.read()  # b"" when the readiness was spurious (EAGAIN)
+            except EOFError:
+                raise serial.SerialException(_NO_DATA) from None
+        chunks: list[bytes] = []
+        size = 0
+        while size < _BIG_READ:
+            try:
+                chunk = os.read(fd, _BIG_READ)
+            except (BlockingIOError, InterruptedError):
+                break
+            if not chunk:
+                if chunks:
+                    break
+                raise serial.SerialException(_NO_DATA)
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+
+    def _close_drain(self) -> None:
+        """Only on the reader thread (or once it has ended): never while it may be in a read."""
+        drain, self._drain, self._drain_port = self._drain, None, None
+        if drain is not None:
+            drain.close()
+
     def _read_loop(self) -> None:
+        try:
+            self._read_until_stopped()
+        finally:
+            self._close_drain()
+
+    def _read_until_stopped(self) -> None:
         errors = _port_errors()
         last_small = False
         while not self._stop.is_set():
             if not self._running.is_set():
+                self._close_drain()  # the port is handed over (it may be closed and reopened)
                 self._idle.set()
                 self._running.wait()
                 continue
@@ -290,7 +316,7 @@ class Session:
                 self.on_data(data, time.time())
                 # a slow stream (two small reads in a row, as a UART at 115200 gives): let a
                 # few ms of data gather. A fast stream is never made to wait: a pty holds
-                # only ~64 KiB, so a sleep there stalls the sender.
+                # only ~20 KiB, so a sleep there stalls the sender.
                 small = len(data) < _SMALL_READ
                 if small and last_small:
                     time.sleep(_GATHER)
@@ -299,6 +325,7 @@ class Session:
     def _reconnect(self, exc: BaseException) -> None:
         self.link_state = "disconnected"
         self.on_event("disconnected", f"{self.url} disappeared ({exc}); waiting for it to come back")
+        self._close_drain()
         with contextlib.suppress(Exception):
             self.port.close()
         lost = time.monotonic()

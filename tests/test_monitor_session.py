@@ -6,6 +6,8 @@ import io
 import re
 import threading
 
+import pytest
+
 from espmon.monitor.script import EXIT_EXPECT_TIMEOUT, ScriptRunner
 from espmon.session import Session
 from monitor_support import wait_for
@@ -107,13 +109,19 @@ def test_a_read_that_waited_takes_the_whole_burst():
     assert session._read(_BurstPort(b"x" * 5000)) == b"x" * 5000
 
 
-def test_pty_reads_drain_what_is_there_and_honour_cancel():
+@pytest.mark.parametrize("drain", [True, False])
+def test_pty_reads_drain_what_is_there_and_honour_cancel(drain, monkeypatch):
+    """Through FdDrain (one GIL-free fread) or, where there is no C library, os.read calls."""
     import os
     import pty
     import tty
 
     from espmon import link
+    from espmon.fd_drain import FdDrain
     from espmon.session import _plain_posix
+
+    if not drain:
+        monkeypatch.setattr(FdDrain, "open", classmethod(lambda cls, fd, size=0: None))
 
     master, slave = pty.openpty()
     tty.setraw(slave)
@@ -129,7 +137,44 @@ def test_pty_reads_drain_what_is_there_and_honour_cancel():
         assert got == sent
         port.cancel_read()
         assert session._read(port) == b""  # a cancel wakes the read up with nothing
+        assert (session._drain is not None) is drain
+        session._close_drain()
     finally:
         port.close()
         os.close(master)
+        os.close(slave)
+
+
+def test_drain_reads_what_is_there_then_reports_the_end():
+    import errno
+    import fcntl
+    import os
+    import pty
+
+    from espmon.fd_drain import FdDrain
+
+    import tty
+
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    fcntl.fcntl(slave, fcntl.F_SETFL, fcntl.fcntl(slave, fcntl.F_GETFL) | os.O_NONBLOCK)
+    drain = FdDrain.open(slave, 1 << 16)
+    if drain is None:
+        pytest.skip("no C library for ctypes here")
+    try:
+        assert drain.read() == b""  # nothing there: EAGAIN, not an error
+        sent = b"abc\n" + b"x" * 9000  # more than one tty read hands over
+        os.write(master, sent)
+        data = b""
+        while len(data) < len(sent):
+            data += drain.read()
+        assert data == sent
+        os.close(master)  # the other end is gone: EIO on Linux, end of file elsewhere
+        with pytest.raises((OSError, EOFError)) as exc:
+            while True:
+                drain.read()
+        assert not isinstance(exc.value, OSError) or exc.value.errno == errno.EIO
+    finally:
+        drain.close()
+        drain.close()  # twice is fine
         os.close(slave)
