@@ -98,7 +98,7 @@ def clean_block(block: bytes, encoding: str = "utf-8") -> tuple[str, str]:
     """
     if b"\r" in block:
         # CR and LF are never inside a multi-byte character: fine to do before decoding
-        block = block.replace(b"\r\n", b"\n") if _LONE_CR.search(block) else block.translate(None, b"\r")
+        block = block.replace(b"\r\n", b"\n") if _LONE_CR.search(block) else block.replace(b"\r", b"")
     text = decode(block, encoding)
     if not _is_utf8(encoding):
         return _clean_text(text)
