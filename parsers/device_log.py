@@ -6,7 +6,10 @@ ANSI colours (or their remains once ESC is lost), CR/LF debris, garbage after a 
 timestamps that terminal programs prepend, lines glued together, collapsed whitespace.
 
 Fast on the common case: an ordinary log line costs one anchored regex and one event;
-ROM and panic lines are found by their first character before any regex runs.
+ROM and panic lines are found by their first character before any regex runs. Faster
+still in blocks (``feed_text``/``iter_text``, what the monitor uses): a scan of the whole
+block (``parsers/device_scan.py``) picks the few lines that can be more than an ordinary
+log line, and only those are parsed; the others are counted.
 """
 
 from __future__ import annotations

@@ -6,11 +6,12 @@ control sequences, feeds the device-log parser, and after each recognised line a
 short explanation from ``annotate()``, the decoded addresses (function, file:line, inlined
 frames) and a boot-loop alert. It also writes the decoded text log.
 
-The hot path works per block of complete lines, with no Python work per line: one decode,
-one bulk sanitize, and the parser's block API (``feed_text``), which finds the few lines that
-can mean something with one scan of the whole block. The plain monitor takes the result as
-text (``feed_text``): the block itself with the annotations spliced in after their lines.
-Per-line work is left for what needs it: ``--print-filter``, an ELF, a script's ``expect``.
+The hot path works per block of complete lines, with no Python work per line: one bulk
+decode and sanitize (``clean_block``), and the parser's block API (``iter_text``), which finds
+the few lines that can mean something with one scan of the whole block. The plain monitor
+takes the result as text (``feed_text``): the block itself with the annotations spliced in
+after their lines; the console gets records (``feed``). Per-line work is left for what needs
+it: ``--print-filter``, an ELF, a script's ``expect`` (``streams_text`` is False then).
 """
 
 from __future__ import annotations
