@@ -44,12 +44,20 @@ def _port_errors() -> tuple[type[BaseException], ...]:
 
 
 def _plain_posix(port: Any) -> bool:
-    """A local serial port (or pty) read through pyserial's stock select-based POSIX code."""
+    """A local serial port (or pty) read through pyserial's stock select-based POSIX code,
+    on a non-blocking descriptor (as that code opens it)."""
     try:
+        import fcntl
+
         from serial.serialposix import Serial as PosixSerial
     except ImportError:  # Windows
         return False
-    return type(port).read is PosixSerial.read and hasattr(port, "pipe_abort_read_r") and port.fd is not None
+    if type(port).read is not PosixSerial.read or not hasattr(port, "pipe_abort_read_r") or port.fd is None:
+        return False
+    try:
+        return bool(fcntl.fcntl(port.fd, fcntl.F_GETFL) & os.O_NONBLOCK)
+    except OSError:
+        return False
 
 
 class Session:
@@ -79,6 +87,8 @@ class Session:
         self._no_lines_noted = False
         self._drain: FdDrain | None = None  # owned by the reader thread (see _close_drain)
         self._drain_port: Any = None
+        self._posix_port: Any = None
+        self._posix = False
 
     # -- life cycle ---------------------------------------------------------------------
     def open(self) -> None:
@@ -226,7 +236,9 @@ class Session:
                     raise serial.SerialException("socket disconnected")
                 data += more
             return data
-        if _plain_posix(port):
+        if self._posix_port is not port:  # checked once per port (and again after hold())
+            self._posix_port, self._posix = port, _plain_posix(port)
+        if self._posix:
             return self._read_fd(port)
         data = port.read(port.in_waiting or 1)
         # take what else is already there, so one hand-off carries more (a read(1) that
@@ -296,6 +308,7 @@ class Session:
         while not self._stop.is_set():
             if not self._running.is_set():
                 self._close_drain()  # the port is handed over (it may be closed and reopened)
+                self._posix_port = None
                 self._idle.set()
                 self._running.wait()
                 continue

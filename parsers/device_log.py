@@ -146,7 +146,7 @@ class DeviceLogParser:
 
     def iter_text(self, text: str) -> Iterator[tuple[int, int, list[DeviceEvent]]]:
         """``feed_text`` one line at a time: when a line is yielded, the parser's state (its
-        ``chip``) is the one right after that line, as with ``feed``."""
+        ``chip``) is the one right after that line, as with ``feed``. Consume it whole."""
         size = len(text)
         pos = 0
         starts: list[int] | None = None
@@ -176,9 +176,9 @@ class DeviceLogParser:
 
     def feed_lines(self, lines: list[str]) -> list[tuple[int, list[DeviceEvent]]]:
         """``feed_text`` for a list of lines: ``(index in lines, events)``."""
-        text = "\n".join(lines)
         if not lines:
             return []
+        text = "\n".join(lines)
         if text == "" or text[-1] == "\n":  # an empty last line is still a line
             text += "\n"
         result, index, last = [], 0, 0
@@ -221,6 +221,9 @@ class DeviceLogParser:
             return out + self._classify(text, n, True)
         return self._classify(text, n, True)
 
+    # In blocks (iter_text) a line reaches _classify only if device_scan picked it: what
+    # makes a line more than a LogLine must be one of _BY_FIRST's prefixes, _BY_TAG's tags
+    # or a _GLUE marker (the scan is built from those three).
     def _classify(self, text: str, n: int, glue: bool) -> list[DeviceEvent]:
         c = text[:1]
         if c in "EWIDV" and text[1:3] == " (":

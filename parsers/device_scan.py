@@ -13,9 +13,10 @@ can be anything else only if it
 - holds a glued marker (``_GLUE``: "Guru Meditation", "rst:0x", ...) anywhere.
 
 ``LineScan`` finds those lines in a whole block with one anchored regex pass (a literal
-``\\n`` prefix, so the regex engine jumps from line to line) and one ``str.find`` pass per
-marker; the parser runs only on them. It is built from the parser's own tables, so the
-two cannot drift apart; ``tests/test_device_log_block.py`` checks the equivalence.
+``\\n`` prefix, so the regex engine jumps from line to line) and, per marker, a search for
+its rarest character checked in place; the parser runs only on the lines found. It is built
+from the parser's own tables, so the two cannot drift apart (a new way of recognising a line
+must show in those tables); ``tests/test_device_log_block.py`` checks the equivalence.
 """
 
 from __future__ import annotations
