@@ -17,20 +17,17 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import functools
 import os
 
 __all__ = ["FdDrain"]
 
 _IONBF = 2  # setvbuf mode: unbuffered (the same value in glibc, musl and the BSDs)
-_libc: ctypes.CDLL | None = None
-_loaded = False
 
 
+@functools.cache
 def _load() -> ctypes.CDLL | None:
-    global _libc, _loaded
-    if _loaded:
-        return _libc
-    _loaded = True
+    """The C library with the prototypes we call, loaded once; None where there is none."""
     name = ctypes.util.find_library("c")
     if not name:
         return None
@@ -50,7 +47,6 @@ def _load() -> ctypes.CDLL | None:
         libc.fclose.argtypes = [ctypes.c_void_p]
     except (OSError, AttributeError):
         return None
-    _libc = libc
     return libc
 
 

@@ -81,7 +81,10 @@ class PlainMonitor:
 
     def say(self, text: str) -> None:
         """espmon's own remarks go to stderr, so stdout carries only the device's story."""
-        print(f"--- {text}", file=self.err, flush=True)
+        # One write with its newline: when stderr and stdout share a pipe (2>&1), the device
+        # text written from another thread must not land between the note and its newline.
+        self.err.write(f"--- {text}\n")
+        self.err.flush()
 
     # -- main loop --------------------------------------------------------------------
     def run(self) -> int:
