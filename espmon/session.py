@@ -191,6 +191,11 @@ class Session:
         if self.link_state != "connected":
             self.on_event("error", f"{what}: the port is disconnected")
             return
+        is_reset = what in ("reset", "reset into the bootloader")
+        if is_reset:
+            # Mark the stream before the lines move: over RFC 2217 a reset takes a few
+            # hundred ms and the new boot banner must come after the marker, not before it.
+            self.on_event("reset", what)
         try:
             action()
         except link.LineControlError as exc:
@@ -206,9 +211,7 @@ class Session:
         except _port_errors() as exc:
             self.on_event("error", f"{what} failed: {exc}")
             return
-        if what in ("reset", "reset into the bootloader"):
-            self.on_event("reset", what)
-        else:
+        if not is_reset:
             self.on_event("note", what)
 
     def _control_loop(self) -> None:
