@@ -78,7 +78,10 @@ def test_reconnect_by_usb_serial_number(monkeypatch, board):
         device=board.path, description="", vid=0x303A, pid=0x1001, serial_number="SN1", location=None)])
     ident = link.PortIdentity("/dev/ttyACM7", "SN1", 0x303A, 0x1001)
     port = link.reopen(ident, 115200)
-    port.close()
+    try:
+        assert port.port == board.path  # found under its new name
+    finally:
+        port.close()
 
 
 def test_session_survives_the_port_vanishing(board):
