@@ -158,3 +158,14 @@ def test_real_parser_and_annotations_do_not_raise_on_junk():
     junk = bytes(range(256)) * 4 + b"\nGuru Meditation Error: Core  0 panic'ed (LoadProhibited)\n\xff\xfe\n"
     eng.feed(junk, 0.0)
     eng.end(0.0)
+
+
+def test_a_rom_repeating_itself_is_explained_once_per_boot():
+    from espmon.monitor.knowledge import load_knowledge
+
+    eng = MonitorEngine(load_knowledge())
+    boot = (b"ets Jul 29 2019 12:21:46\r\n\r\nrst:0x10 (RTCWDT_RTC_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
+            + b"invalid header: 0xffffffff\r\n" * 5)
+    text = eng.feed_text(boot + boot, 0.0)
+    assert text.count("invalid header: 0xffffffff") == 10  # every device line is kept
+    assert text.count("nothing flashed at the bootloader offset (0x1000 on ESP32)") == 2  # one note per boot

@@ -146,6 +146,7 @@ class MonitorEngine:
         self._hex_offset = 0
         self._warned_no_elf = False
         self._host_reset_at: float | None = None
+        self._last_note: str | None = None  # the last plain annotation, until a reset or crash
 
     def host_reset(self, t: float) -> None:
         """We are about to reset the chip: its next reset line is ours, not a boot loop's."""
@@ -293,6 +294,12 @@ class MonitorEngine:
         else:
             marker = R.ANNOTATION
         note = self.knowledge.annotate(event, self.chip_info)
+        if marker != R.ANNOTATION:
+            self._last_note = None
+        elif note is not None and note == self._last_note:
+            note = None  # a ROM repeating itself (the invalid-header loop): explained once per boot
+        else:
+            self._last_note = note or self._last_note
         if note and (visible or marker == R.CRASH):
             for part in note.splitlines():
                 out.append(marker + part)

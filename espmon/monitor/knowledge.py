@@ -1,8 +1,7 @@
 """Where the monitor gets its ESP knowledge: the device-log parser, the annotations, the
 boot-loop detector and the ELF symbolizer (modules owned by other parts of espmon).
 
-Imported lazily, so the plain monitor still runs (without annotations) in a checkout where
-one of them is missing, and so ``espmon --help`` imports none of them.
+Imported when a monitor starts, so that ``espmon --help`` imports none of them.
 """
 
 from __future__ import annotations
@@ -15,21 +14,6 @@ from espmon.errors import UserError
 __all__ = ["Knowledge", "load_knowledge", "load_symbolizer"]
 
 
-class _NullParser:
-    chip = None
-
-    def feed(self, line: str) -> list[Any]:
-        return []
-
-    def end(self) -> list[Any]:
-        return []
-
-
-class _NullLoopDetector:
-    def feed(self, event: Any, t: float) -> Any:
-        return None
-
-
 class Knowledge:
     """The parser, annotate() and the loop detector of one monitor session."""
 
@@ -40,18 +24,10 @@ class Knowledge:
 
 
 def load_knowledge(chip: str | None = None) -> Knowledge:
-    try:
-        from parsers.device_log import DeviceLogParser
+    from espmon.annotate import BootLoopDetector, annotate
+    from parsers.device_log import DeviceLogParser
 
-        parser: Any = DeviceLogParser(chip=chip)
-    except ImportError:
-        parser = _NullParser()
-    try:
-        from espmon.annotate import BootLoopDetector, annotate
-
-        return Knowledge(parser, annotate, BootLoopDetector())
-    except ImportError:
-        return Knowledge(parser, lambda event, chip: None, _NullLoopDetector())
+    return Knowledge(DeviceLogParser(chip=chip), annotate, BootLoopDetector())
 
 
 def load_symbolizer(elf_paths: list[str]) -> Any:
@@ -61,10 +37,8 @@ def load_symbolizer(elf_paths: list[str]) -> Any:
     for path in elf_paths:
         if not Path(path).is_file():
             raise UserError(f"--elf {path}: no such file")
-    try:
-        from espmon.symbols import Symbolizer
-    except ImportError:
-        raise UserError("--elf: address decoding is not available in this build (espmon.symbols missing)") from None
+    from espmon.symbols import Symbolizer
+
     try:
         return Symbolizer([str(p) for p in elf_paths])
     except (OSError, ValueError) as exc:
