@@ -1,6 +1,6 @@
 """Decode benchmark: `espmon decode` on the trace of a 4 MB write, against a plain line read.
 
-    /work/venv/bin/python benchmarks/bench_decode.py [--mb 4] [--big-mb 200] [--keep DIR]
+    python benchmarks/bench_decode.py [--mb 4] [--big-mb 200] [--keep DIR]
 
 The trace is the real esptool 5.6.0 capture samples/traces/5.6.0/write-flash-baud.trace.txt,
 scaled: its first FLASH_DEFL_BEGIN .. SPI_FLASH_MD5 exchange is replaced by a write of MB

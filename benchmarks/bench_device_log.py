@@ -1,6 +1,6 @@
 """How fast ``DeviceLogParser`` eats a realistic 20 MB ESP-IDF log (a benchmark, not a test).
 
-    /work/venv/bin/python benchmarks/bench_device_log.py [--mb 20] [--seed 1] [--repeat 3]
+    python benchmarks/bench_device_log.py [--mb 20] [--seed 1] [--repeat 3]
 
 The log comes from ``make_device_log`` in a temporary directory. Both line loops read the
 same file the same way (text, UTF-8 with replacement, newline kept then cut off); the floor

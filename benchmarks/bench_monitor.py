@@ -11,6 +11,9 @@ junk bytes, panics, boot banners), each tool reading a pty as its serial port:
   lost (device lines in minus device lines out; the tools' own ``--- `` lines excluded);
 - espmon's full-screen console, run in a pty that plays the terminal (its ``--log`` text
   log shows when everything was processed), and espmon over ``socket://``;
+- espmon and esp-idf-monitor over ``rfc2217://``: ``rfc2217_server.py`` (pyserial's
+  PortManager) serves the pty to them, as a networked board would (``--only rfc2217``
+  also runs espmon's pty case, the ratio's reference);
 - paced: a 115200-baud stream in 1 ms chunks, CPU as % of one core;
 - startup: ``espmon --help`` wall time, and time from launch to the first line shown.
 
@@ -281,6 +284,74 @@ def run_socket(data: bytes, lines_in: int) -> Result:
     return Result("espmon monitor (plain, socket://)", mb / (t1 - t0), (cpu1 - cpu0) / mb, rss, max(0, lost))
 
 
+def rfc2217_commands(url: str) -> dict[str, list[str]]:
+    return {
+        "espmon monitor (plain, rfc2217://)": [PY, "-m", "espmon", "monitor", url, "--no-reset"],
+        "esp-idf-monitor 1.10 (rfc2217://)": [PY, "-m", "esp_idf_monitor", "--no-reset", "-p", url],
+    }
+
+
+def _readline(proc: subprocess.Popen, timeout: float) -> str:
+    import select
+
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    if not ready:
+        raise TimeoutError("the RFC 2217 server said nothing")
+    return proc.stdout.readline().decode().strip()
+
+
+def run_rfc2217(name: str, argv_for, data: bytes, lines_in: int, limit: float = 600) -> Result:
+    """A tool on rfc2217://, served by ``rfc2217_server.py`` (PortManager) around a pty the
+    benchmark writes the log into. MB/s as in run_stream; the server's own CPU goes in the note."""
+    master, slave, dev = make_pty()
+    server = subprocess.Popen([PY, str(HERE / "rfc2217_server.py"), dev], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, bufsize=0)
+    tmaster, tslave = terminal_pty()
+    out_r, out_w = os.pipe()
+    proc = None
+    try:
+        url = _readline(server, 15)
+        proc = subprocess.Popen(argv_for(url), stdin=tslave, stdout=out_w, stderr=subprocess.DEVNULL)
+        os.close(out_w)
+        out_w = -1
+        drain = Drain(out_r)
+        drain.start()
+        tdrain = Drain(tmaster, keep=False)
+        tdrain.start()
+        try:
+            while _readline(server, 30) != "purged":  # the client's open() purges the receive buffer
+                pass
+        except TimeoutError:
+            return Result(name, 0, 0, 0, lines_in, "never finished opening the port")
+        time.sleep(1.0)  # let it finish starting (line changes after the purge, its threads)
+        cpu0, scpu0, t0 = cpu_seconds(proc.pid), cpu_seconds(server.pid), time.monotonic()
+        write_all(master, data + END + b"\r\n")
+        wait(lambda: drain.end_seen is not None, limit)
+        t1 = drain.end_seen or time.monotonic()
+        cpu1, scpu1, rss = cpu_seconds(proc.pid), cpu_seconds(server.pid), peak_rss_mib(proc.pid)
+    finally:
+        for p in (proc, server):
+            if p is None:
+                continue
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        server.stdout.close()
+        for fd in (master, slave, tslave, tmaster, out_w):
+            if fd >= 0:
+                os.close(fd)
+    drain.join(5)
+    mb = len(data) / 1e6
+    lost = lines_in - (device_lines(bytes(drain.data)) - 1)
+    note = f"server {(scpu1 - scpu0) / mb:.3f} CPU-s/MB"
+    if not drain.end_seen:
+        note += f"; end marker not seen in {limit:.0f} s ({drain.total / 1e6:.1f} MB out)"
+    return Result(name, mb / (t1 - t0), (cpu1 - cpu0) / mb, rss, max(0, lost), note)
+
+
 def run_paced(name: str, argv: list[str] | None, data: bytes, seconds: float, console: bool = False,
               repeat: int = 1) -> float:
     return min(_paced_once(argv, data, seconds, console) for _ in range(max(1, repeat)))
@@ -356,11 +427,13 @@ def main() -> int:
     ap.add_argument("--mb", type=float, default=20)
     ap.add_argument("--paced-seconds", type=float, default=15)
     ap.add_argument("--skip-peers", action="store_true")
-    ap.add_argument("--only", help="comma-separated: stream,console,socket,paced,startup "
+    ap.add_argument("--only", help="comma-separated: stream,console,socket,rfc2217,paced,startup "
                                    "(paced-console: the console's paced line alone)")
+    ap.add_argument("--rfc2217-limit", type=float, default=600,
+                    help="seconds a tool gets to read the log over rfc2217:// (stock pyserial is slow)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per tool; the best is kept (the machine is shared)")
     args = ap.parse_args()
-    parts = set((args.only or "stream,console,socket,paced,startup").split(","))
+    parts = set((args.only or "stream,console,socket,rfc2217,paced,startup").split(","))
     tmp = Path(tempfile.mkdtemp())
     path = tmp / "device.log"
     write_device_log(path, size=int(args.mb * 1e6), seed=1)
@@ -381,6 +454,18 @@ def main() -> int:
     if "socket" in parts:
         results.append(_best(args.repeat, lambda: run_socket(data, lines_in)))
         print(_row(results[-1]), flush=True)
+    if "rfc2217" in parts:
+        if "stream" not in parts:  # the pty run it is compared with, in the same run
+            argv = tool_commands("DEV")["espmon monitor (plain)"]
+            results.append(_best(args.repeat, lambda: run_stream(
+                "espmon monitor (plain)", lambda dev: [dev if x == "DEV" else x for x in argv], data, lines_in)))
+            print(_row(results[-1]), flush=True)
+        for name, argv in rfc2217_commands("URL").items():
+            if args.skip_peers and not name.startswith("espmon"):
+                continue
+            results.append(_best(args.repeat, lambda a=argv, n=name: run_rfc2217(
+                n, lambda url: [url if x == "URL" else x for x in a], data, lines_in, args.rfc2217_limit)))
+            print(_row(results[-1]), flush=True)
     print()
     print("| tool | MB/s | CPU-s/MB | peak RSS MiB | lines lost | note |")
     print("|---|---|---|---|---|---|")
@@ -388,12 +473,15 @@ def main() -> int:
         print(_row(r))
     floor = next((r for r in results if r.name.startswith("cat")), None)
     pyfloor = next((r for r in results if r.name.startswith("python copy")), None)
-    idf = next((r for r in results if r.name.startswith("esp-idf")), None)
+    idf = next((r for r in results if r.name == "esp-idf-monitor 1.10"), None)
     mine = next((r for r in results if r.name == "espmon monitor (plain)"), None)
     if floor and mine:
         print(f"\nespmon plain throughput / cat floor: {mine.mb_s / floor.mb_s:.2f} (target >= 0.33)")
     if pyfloor and mine:
         print(f"espmon plain throughput / python-copy floor: {mine.mb_s / pyfloor.mb_s:.2f} (target >= 0.33)")
+    for r in results:
+        if mine and r.name.startswith("espmon") and ("socket://" in r.name or "rfc2217://" in r.name):
+            print(f"{r.name} / pty throughput: {r.mb_s / mine.mb_s:.2f} (target >= 0.5)")
     if idf and mine and idf.cpu_per_mb:
         print(f"espmon plain CPU/MB / esp-idf-monitor's: {mine.cpu_per_mb / idf.cpu_per_mb:.2f} (target <= 0.5)")
     if "paced-console" in parts and "paced" not in parts:

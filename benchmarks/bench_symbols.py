@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark espmon.symbols: opening an ELF, the first lookup, and the steady rates.
 
-    /work/venv/bin/python benchmarks/bench_symbols.py [--elf APP.elf ...] [--cus 150 --funcs 60]
+    python benchmarks/bench_symbols.py [--elf APP.elf ...] [--cus 150 --funcs 60]
 
 Without --elf it measures the sample firmware ELF (tiny) and, when riscv64-unknown-elf-gcc
 is installed, a generated app of the size of a real ESP-IDF one (many CUs, inlined helpers,

@@ -3,7 +3,7 @@
 
 Regenerating the expected files is deliberate, never a side effect of a test run:
 
-    /work/venv/bin/python tests/device_log_corpus.py --update [NAME ...]
+    python tests/device_log_corpus.py --update [NAME ...]
 """
 
 from __future__ import annotations

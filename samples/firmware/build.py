@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the sample firmware: a real app, 2nd-stage bootloader and partition table per chip.
 
-    /work/venv/bin/python samples/firmware/build.py [--chip esp32 ...] [--out DIR]
+    python samples/firmware/build.py [--chip esp32 ...] [--out DIR]
 
 Needs Debian's riscv64-unknown-elf-gcc and xtensa-lx106-elf-gcc (with their binutils)
 and esptool 5 in the running Python. Writes ``<out>/<chip>/`` (default: next to this

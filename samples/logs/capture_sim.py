@@ -1,6 +1,6 @@
 """Capture what the virtual board prints, for the sim_*.txt files of this corpus.
 
-    /work/venv/bin/python samples/logs/capture_sim.py 'sim://esp32?firmware=demo&fault=panic' 8 > out.txt
+    python samples/logs/capture_sim.py 'sim://esp32?firmware=demo&fault=panic' 8 > out.txt
 
 Opens the in-process board like ``espmon monitor`` does (no reset pulse), reads for the
 given seconds and writes the raw bytes to stdout. The corpus files are the first lines of

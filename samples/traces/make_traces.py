@@ -13,7 +13,7 @@ board's own record of every frame it received and sent:
 esptool 5.6.0 is the one in the espmon venv; the older releases are installed into
 throwaway venvs under /tmp (never into espmon's venv). Run with the espmon venv's python:
 
-    /work/venv/bin/python samples/traces/make_traces.py [--only 2.8] [--scenario chip-id]
+    python samples/traces/make_traces.py [--only 2.8] [--scenario chip-id]
 """
 
 from __future__ import annotations
