@@ -3,6 +3,8 @@
 Every pyserial URL works (``/dev/ttyUSB0``, ``COM3``, ``rfc2217://host:port``,
 ``socket://``, ``loop://``) plus ``sim://CHIP?...``, the in-process virtual board, whose
 handler is registered only when such a URL is opened (so ``espmon --help`` never imports it).
+``rfc2217://`` opens :class:`espmon.rfc2217_client.Rfc2217Serial`, pyserial's client with a
+chunked receive path (stock pyserial, as esptool uses it on its own, is left alone).
 
 Reset sequences follow esp-idf-monitor / esptool (DevKit auto-reset circuit: RTS drives EN,
 DTR drives GPIO0, both active low through the two-transistor circuit). A bare pty or a
@@ -157,7 +159,14 @@ def open_port(url: str, baud: int = 115200, *, timeout: float | None = 0.05) -> 
 
         sim.register()
     try:
-        port = serial.serial_for_url(url, baudrate=baud, timeout=timeout, do_not_open=True)
+        if url[:10].lower() == "rfc2217://":
+            # pyserial's own client queues received data byte by byte (~0.3 MB/s)
+            from espmon.rfc2217_client import Rfc2217Serial
+
+            port = Rfc2217Serial(None, baudrate=baud, timeout=timeout)
+            port.port = url
+        else:
+            port = serial.serial_for_url(url, baudrate=baud, timeout=timeout, do_not_open=True)
         port.dtr = _PIN_LOW
         port.rts = _PIN_LOW
         port.open()
