@@ -136,7 +136,7 @@ class Rfc2217Server:
                         break
                     continue
                 with send_lock:
-                    conn.sendall(b"".join(manager.escape(data)))
+                    conn.sendall(data.replace(b"\xff", b"\xff\xff"))  # IAC doubled; PortManager.escape goes byte by byte
         except (OSError, serial.SerialException):
             # The board's port vanished or the client left: end this session.
             try:
