@@ -15,7 +15,8 @@ import sys
 import serial.serialposix as posix
 
 
-def _tolerant(method):
+def tolerant(method):
+    """``method``, except that ENOTTY/EINVAL (no modem lines on a pty) is ignored."""
     def wrapper(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
@@ -27,10 +28,13 @@ def _tolerant(method):
     return wrapper
 
 
-posix.Serial._update_dtr_state = _tolerant(posix.Serial._update_dtr_state)
-posix.Serial._update_rts_state = _tolerant(posix.Serial._update_rts_state)
+def install() -> None:
+    posix.Serial._update_dtr_state = tolerant(posix.Serial._update_dtr_state)
+    posix.Serial._update_rts_state = tolerant(posix.Serial._update_rts_state)
+
 
 if __name__ == "__main__":
+    install()
     module = sys.argv[1]
     sys.argv = [module, *sys.argv[2:]]
     runpy.run_module(module, run_name="__main__", alter_sys=True)

@@ -18,7 +18,6 @@ flushed away.
 
 from __future__ import annotations
 
-import errno
 import os
 import select
 import socket
@@ -29,27 +28,17 @@ import serial
 import serial.serialposix
 from serial.rfc2217 import PortManager
 
+from pty_shim import tolerant  # this script's folder is on sys.path
+
 IAC = b"\xff"
-
-
-def _tolerant(method):
-    def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except OSError as exc:
-            if exc.errno not in (errno.ENOTTY, errno.EINVAL):
-                raise
-            return None
-
-    return wrapper
 
 
 class PtySerial(serial.serialposix.Serial):
     """A pty as pyserial port, with modem lines that are silently absent."""
 
-    _update_dtr_state = _tolerant(serial.serialposix.Serial._update_dtr_state)
-    _update_rts_state = _tolerant(serial.serialposix.Serial._update_rts_state)
-    _update_break_state = _tolerant(serial.serialposix.Serial._update_break_state)
+    _update_dtr_state = tolerant(serial.serialposix.Serial._update_dtr_state)
+    _update_rts_state = tolerant(serial.serialposix.Serial._update_rts_state)
+    _update_break_state = tolerant(serial.serialposix.Serial._update_break_state)
 
     def _line(self, name: str) -> bool:
         try:
