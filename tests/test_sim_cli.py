@@ -21,7 +21,8 @@ def test_help_lists_faults_and_the_control_commands():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--flash", "/nonexistent/image.bin"], "No such file or directory"),
+    (["--flash", "/nonexistent/image.bin"], "/nonexistent/image.bin: No such file or directory"),
+    (["--record", "/nonexistent/dir/board.jsonl"], "/nonexistent/dir/board.jsonl: No such file or directory"),
     (["--fault", "smoke"], "unknown fault 'smoke'"),
     (["--flash-size", "3MB"], "flash size must be a power of two"),
 ])
@@ -54,3 +55,10 @@ def test_sigterm_stops_the_board_cleanly(sim_server):
     assert board.status()["chip"] == "esp32"
     assert board.stop() == 0
     assert board.records()[0] == {**board.records()[0], "event": "reset", "mode": "flash"}
+
+
+def test_a_port_out_of_range_is_refused_by_the_parser():
+    proc = subprocess.run([sys.executable, "-m", "espmon", "sim", "--rfc2217", "127.0.0.1:99999"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert proc.returncode == 2
+    assert "port from 0 to 65535" in proc.stderr and "Traceback" not in proc.stderr

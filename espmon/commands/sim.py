@@ -35,10 +35,9 @@ def _host_port(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep:
         host, port = "127.0.0.1", text
-    try:
-        return host or "127.0.0.1", int(port)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}") from None
+    if not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT with a port from 0 to 65535, got {text!r}")
+    return host or "127.0.0.1", int(port)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
     url = _board_url(args)
     try:
         board = registry.board_for_url(url)
-    except (ValueError, OSError) as exc:
+    except OSError as exc:  # --flash FILE, --record FILE
+        raise UserError(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)) from None
+    except ValueError as exc:
         raise UserError(str(exc)) from None
     board.power_on()
     stop = threading.Event()
