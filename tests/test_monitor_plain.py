@@ -90,3 +90,16 @@ def test_no_port_is_a_one_line_error(tmp_path):
     assert result.returncode == 2
     err = result.stderr.decode()
     assert err.startswith("espmon: error: cannot open") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-b", "0"], "--baud 0: a baud rate is a positive number"),
+    (["--encoding", "nope"], "--encoding nope: unknown encoding"),
+    (["--chip", "esp99"], "--chip esp99: unknown chip"),
+    (["--print-filter", "wifi:Q"], "--print-filter: unknown level 'Q'"),
+])
+def test_bad_options_are_one_line_errors_before_the_port_opens(args, message):
+    result = run_monitor(["sim://esp32", *args])
+    err = result.stderr.decode()
+    assert result.returncode == 2
+    assert err.startswith("espmon: error: ") and message in err and err.count("\n") == 1, err

@@ -8,6 +8,7 @@ output with the same annotations, and a script read from a non-TTY stdin (esp-id
 from __future__ import annotations
 
 import argparse
+import codecs
 import os
 import sys
 
@@ -55,8 +56,15 @@ def build_settings(args: argparse.Namespace):
         PrintFilter(args.print_filter)  # fail early with a one-line error
     if args.scrollback < 100:
         raise UserError(f"--scrollback {args.scrollback}: keep at least 100 lines")
+    if args.baud is not None and args.baud <= 0:
+        raise UserError(f"--baud {args.baud}: a baud rate is a positive number (e.g. 115200)")
+    if args.chip:
+        from parsers.chips import find_chip
+
+        if find_chip(args.chip) is None:
+            raise UserError(f"--chip {args.chip}: unknown chip (e.g. esp32, esp32s2, esp32s3, esp32c3, esp32c6, esp8266)")
     try:
-        b"".decode(args.encoding)
+        codecs.lookup(args.encoding)  # b"".decode() does not look the codec up
     except LookupError:
         raise UserError(f"--encoding {args.encoding}: unknown encoding") from None
     return MonitorSettings(
