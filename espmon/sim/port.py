@@ -110,33 +110,25 @@ class HostPort:
     def read(self, size: int, timeout: float | None) -> bytes:
         """Up to ``size`` bytes: wait until that many arrived, ``timeout`` passed, or
         :meth:`cancel_read` was called (None = wait forever, 0 = don't wait)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            self._cancelled = False
-            while True:
-                self._check()
-                self._arrived()
-                if len(self._buffer) >= size or self._cancelled or not self._wait(deadline):
-                    break
-            self._arrived()
-            data = bytes(self._buffer[:size])
-            del self._buffer[:size]
-            self._cancelled = False
-            return data
+        return self._take(size, size, timeout)
 
     def read_available(self, timeout: float | None) -> bytes:
         """Whatever is buffered, waiting up to ``timeout`` for the first byte."""
+        return self._take(1, None, timeout)
+
+    def _take(self, need: int, limit: int | None, timeout: float | None) -> bytes:
+        """Wait until ``need`` bytes are buffered (or timeout/cancel), then take up to ``limit``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             self._cancelled = False
             while True:
                 self._check()
                 self._arrived()
-                if self._buffer or self._cancelled or not self._wait(deadline):
+                if len(self._buffer) >= need or self._cancelled or not self._wait(deadline):
                     break
-            self._check()
-            data = bytes(self._buffer)
-            self._buffer.clear()
+            self._arrived()
+            data = bytes(self._buffer[:limit])
+            del self._buffer[:limit]
             self._cancelled = False
             return data
 
