@@ -156,8 +156,10 @@ def test_real_parser_and_annotations_do_not_raise_on_junk():
 
     eng = MonitorEngine(load_knowledge())
     junk = bytes(range(256)) * 4 + b"\nGuru Meditation Error: Core  0 panic'ed (LoadProhibited)\n\xff\xfe\n"
-    eng.feed(junk, 0.0)
-    eng.end(0.0)
+    text = eng.feed_text(junk, 0.0) + "".join(R.plain_text(r) + "\n" for r in eng.end(0.0))
+    # nothing the device sent is dropped: the junk comes out escaped, the panic line intact
+    assert "Guru Meditation Error: Core  0 panic'ed (LoadProhibited)" in text
+    assert "\\xff\\xfe" in text
 
 
 def test_a_rom_repeating_itself_is_explained_once_per_boot():
