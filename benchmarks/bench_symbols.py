@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark espmon.symbols: opening an ELF, the first lookup, and the steady rates.
+"""Benchmark espmon.elf.symbols: opening an ELF, the first lookup, and the steady rates.
 
     python benchmarks/bench_symbols.py [--elf APP.elf ...] [--cus 150 --funcs 60]
 
@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from espmon.symbols import Symbolizer  # noqa: E402
+from espmon.elf.symbols import Symbolizer  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
 

@@ -23,9 +23,11 @@ import threading
 import time
 from typing import Any, Callable, Iterator
 
-from espmon import link
 from espmon.errors import UserError
-from espmon.fd_drain import FdDrain
+from espmon.port.fd_drain import FdDrain
+from espmon.port.identity import identify, is_usb_jtag
+from espmon.port.lines import LineControlError, bootloader_reset, hard_reset, set_lines
+from espmon.port.opening import open_port, reopen
 
 __all__ = ["Session", "MAX_BACKLOG", "RECONNECT_DELAY"]
 
@@ -66,8 +68,8 @@ class Session:
         self.baud = baud
         self.log = log  # SessionLog or None; may be swapped at any time
         self.port: Any = None
-        self.identity = link.identify(url)
-        self.usb_jtag = link.is_usb_jtag(url) if usb_jtag is None else usb_jtag
+        self.identity = identify(url)
+        self.usb_jtag = is_usb_jtag(url) if usb_jtag is None else usb_jtag
         self.link_state = "closed"  # closed | connected | disconnected
         self.rx_bytes = 0
         self.tx_bytes = 0
@@ -92,7 +94,7 @@ class Session:
 
     # -- life cycle ---------------------------------------------------------------------
     def open(self) -> None:
-        self.port = link.open_port(self.url, self.baud)
+        self.port = open_port(self.url, self.baud)
         self.link_state = "connected"
 
     def start(self, reset: bool = False) -> None:
@@ -138,11 +140,11 @@ class Session:
         self._control.put(lambda: self._write(data))
 
     def reset(self) -> None:
-        self._control.put(lambda: self._lines("reset", lambda: link.hard_reset(self.port)))
+        self._control.put(lambda: self._lines("reset", lambda: hard_reset(self.port)))
 
     def bootloader(self) -> None:
         self._control.put(
-            lambda: self._lines("reset into the bootloader", lambda: link.bootloader_reset(self.port, usb_jtag=self.usb_jtag))
+            lambda: self._lines("reset into the bootloader", lambda: bootloader_reset(self.port, usb_jtag=self.usb_jtag))
         )
 
     def set_dtr(self, value: bool) -> None:
@@ -171,7 +173,7 @@ class Session:
         self._control.put(fn)
 
     def _set(self, *, dtr: bool | None = None, rts: bool | None = None) -> None:
-        link.set_lines(self.port, dtr=dtr, rts=rts)
+        set_lines(self.port, dtr=dtr, rts=rts)
         if dtr is not None:
             self.dtr = dtr
         if rts is not None:
@@ -198,7 +200,7 @@ class Session:
             self.on_event("reset", what)
         try:
             action()
-        except link.LineControlError as exc:
+        except LineControlError as exc:
             if self._no_lines_noted:
                 self.on_event("note", f"{what} skipped: no DTR/RTS lines on this port")
             else:
@@ -349,7 +351,7 @@ class Session:
             if self._stop.wait(RECONNECT_DELAY):
                 return
             try:
-                port = link.reopen(self.identity, self.baud)
+                port = reopen(self.identity, self.baud)
             except (UserError, *_port_errors()):
                 continue
             self.port = port

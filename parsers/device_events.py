@@ -305,7 +305,7 @@ class CpuHalted(DeviceEvent):
 
 @dataclass(frozen=True, slots=True)
 class BootLoop(DeviceEvent):
-    """Made by ``espmon.annotate.BootLoopDetector``, not by the parser: ``resets`` resets
+    """Made by ``espmon.monitor.annotate.BootLoopDetector``, not by the parser: ``resets`` resets
     within ``seconds``; ``reasons`` are the reset names / panic causes seen in that window."""
     resets: int
     seconds: float

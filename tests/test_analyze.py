@@ -1,4 +1,4 @@
-"""espmon.analyze: pairing, latency, retries, the session story and the JSON Lines schema,
+"""espmon.conversation.analyzer: pairing, latency, retries, the session story and the JSON Lines schema,
 on conversations rendered the way esptool prints them; and the whole pipeline never raises."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from trace_support import Conversation, render
 
-from espmon.analyze import (
+from espmon.conversation.analyzer import (
     CommandRecord,
     FrameRecord,
     InvalidRecord,
@@ -22,7 +22,7 @@ from espmon.analyze import (
     WarningRecord,
     analyze_lines,
 )
-from espmon.analyze_render import TextRenderer
+from espmon.conversation.render import TextRenderer
 from parsers.protocol import OHAI, SYNC_DATA, build_request, build_response
 from parsers.slip import slip_encode
 

@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import pytest
 
-from espmon.annotate import BootLoopDetector, annotate
+from espmon.monitor.annotate import BootLoopDetector, annotate
 from parsers.chips import CHIPS, find_chip
 from parsers.device_log import (
-    Brownout, BootLoop, BootloaderError, DeviceLogParser, Esp8266Exception, Esp8266Reset, GuruMeditation, InvalidHeader,
-    LogLine, Panic, Rebooting, ResetInfo, RomBanner, RomFlashMode, RomHalt, StackOverflow, TaskWatchdog,
-    RomLoad, WaitingForDownload,
+    BootloaderError,
+    BootLoop,
+    Brownout,
+    DeviceLogParser,
+    Esp8266Exception,
+    Esp8266Reset,
+    GuruMeditation,
+    InvalidHeader,
+    LogLine,
+    Panic,
+    Rebooting,
+    ResetInfo,
+    RomBanner,
+    RomFlashMode,
+    RomHalt,
+    RomLoad,
+    StackOverflow,
+    TaskWatchdog,
+    WaitingForDownload,
 )
 
 TROUBLESHOOTING_POWER = "Insufficient Power"

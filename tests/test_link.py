@@ -7,11 +7,13 @@ import time
 from types import SimpleNamespace
 
 import pytest
-
-from espmon import link
-from espmon.errors import UserError
-from espmon.session import Session
 from monitor_support import PtyBoard, start_monitor, wait_for
+
+from espmon.errors import UserError
+from espmon.port.identity import PortIdentity, find_candidates, guess_port
+from espmon.port.lines import LineControlError, bootloader_reset, hard_reset
+from espmon.port.opening import open_port, reopen
+from espmon.session import Session
 
 
 @pytest.fixture
@@ -22,10 +24,10 @@ def board(tmp_path):
 
 
 def test_open_pty_and_reset_without_lines(board):
-    port = link.open_port(board.path, 115200)
+    port = open_port(board.path, 115200)
     try:
-        with pytest.raises(link.LineControlError):
-            link.hard_reset(port, sleep=lambda s: None)
+        with pytest.raises(LineControlError):
+            hard_reset(port, sleep=lambda s: None)
         board.write(b"abc")
         assert wait_for(lambda: port.in_waiting == 3, 5)
     finally:
@@ -34,14 +36,14 @@ def test_open_pty_and_reset_without_lines(board):
 
 def test_open_missing_port_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="cannot open"):
-        link.open_port(str(tmp_path / "missing"), 115200)
+        open_port(str(tmp_path / "missing"), 115200)
 
 
 def test_loop_url_and_line_changes():
-    port = link.open_port("loop://", 115200)
+    port = open_port("loop://", 115200)
     try:
-        link.bootloader_reset(port, sleep=lambda s: None)
-        link.hard_reset(port, sleep=lambda s: None)
+        bootloader_reset(port, sleep=lambda s: None)
+        hard_reset(port, sleep=lambda s: None)
         assert port.rts is False and port.dtr is False  # both released at the end
     finally:
         port.close()
@@ -57,17 +59,17 @@ def test_candidates_are_sorted_espressif_first(monkeypatch):
     from serial.tools import list_ports
 
     monkeypatch.setattr(list_ports, "comports", lambda: ports)
-    found = link.find_candidates()
+    found = find_candidates()
     assert [c.device for c in found] == ["/dev/ttyACM0", "/dev/ttyUSB0", "/dev/ttyUSB1"]
     assert "USB-Serial/JTAG" in found[0].guess and "CP210x" in found[1].guess
     monkeypatch.delenv("ESPPORT", raising=False)
-    assert link.guess_port() == "/dev/ttyACM0"
+    assert guess_port() == "/dev/ttyACM0"
     monkeypatch.setenv("ESPPORT", "rfc2217://h:1")
-    assert link.guess_port() == "rfc2217://h:1"
+    assert guess_port() == "rfc2217://h:1"
     monkeypatch.setattr(list_ports, "comports", lambda: [])
     monkeypatch.delenv("ESPPORT")
     with pytest.raises(UserError, match="no ESP board found"):
-        link.guess_port()
+        guess_port()
 
 
 def test_reconnect_by_usb_serial_number(monkeypatch, board):
@@ -76,8 +78,8 @@ def test_reconnect_by_usb_serial_number(monkeypatch, board):
 
     monkeypatch.setattr(list_ports, "comports", lambda: [SimpleNamespace(
         device=board.path, description="", vid=0x303A, pid=0x1001, serial_number="SN1", location=None)])
-    ident = link.PortIdentity("/dev/ttyACM7", "SN1", 0x303A, 0x1001)
-    port = link.reopen(ident, 115200)
+    ident = PortIdentity("/dev/ttyACM7", "SN1", 0x303A, 0x1001)
+    port = reopen(ident, 115200)
     try:
         assert port.port == board.path  # found under its new name
     finally:

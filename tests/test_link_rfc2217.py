@@ -1,4 +1,4 @@
-"""espmon's RFC 2217 client (espmon/rfc2217_client.py, opened by ``link.open_port`` for
+"""espmon's RFC 2217 client (espmon/port/rfc2217.py, opened by ``open_port`` for
 ``rfc2217://``) against real RFC 2217 servers: pyserial's PortManager in-test (around a
 ``loop://`` port that keeps the settings the client makes) and the virtual board's server
 (``espmon sim``). Data integrity with IAC bytes, line and baud changes, purge, timeouts,
@@ -12,13 +12,15 @@ import threading
 
 import pytest
 import serial
+from conftest import read_until
+from monitor_support import wait_for
 from serial.rfc2217 import PortManager
 
-from conftest import read_until
-from espmon import link, rfc2217_client
-from espmon.rfc2217_client import Rfc2217Serial
+from espmon.port import rfc2217 as rfc2217_client
+from espmon.port.lines import bootloader_reset, hard_reset, set_lines
+from espmon.port.opening import open_port
+from espmon.port.rfc2217 import Rfc2217Serial
 from espmon.session import Session
-from monitor_support import wait_for
 
 
 class PortManagerServer:
@@ -96,7 +98,7 @@ def server():
 
 @pytest.fixture
 def port(server):
-    p = link.open_port(server.url, 115200, timeout=1)
+    p = open_port(server.url, 115200, timeout=1)
     yield p
     p.close()
 
@@ -135,9 +137,9 @@ def test_server_notifications_inside_the_data(server, port):
 
 
 def test_lines_baud_purge_and_reset_reach_the_server(server, port):
-    link.set_lines(port, dtr=True, rts=False)
+    set_lines(port, dtr=True, rts=False)
     assert (server.line.dtr, server.line.rts) == (True, False)
-    link.hard_reset(port, hold=0)
+    hard_reset(port, hold=0)
     assert (server.line.dtr, server.line.rts) == (False, False)
     port.baudrate = 921600
     assert server.line.baudrate == 921600
@@ -200,7 +202,7 @@ def test_a_reader_nobody_drains_stops_at_the_limit(server, port, monkeypatch):
     sender.start()
     assert wait_for(lambda: port.in_waiting >= 64 << 10)
     assert port.in_waiting < (64 << 10) + rfc2217_client.RECV_SIZE  # the rest stays in TCP's buffers
-    link.set_lines(port, dtr=True)  # its ack is behind the data: the reader goes on for it
+    set_lines(port, dtr=True)  # its ack is behind the data: the reader goes on for it
     assert server.line.dtr is True
     assert read_exactly(port, len(payload)) == payload
     sender.join(10)
@@ -208,10 +210,10 @@ def test_a_reader_nobody_drains_stops_at_the_limit(server, port, monkeypatch):
 
 def test_virtual_board_reset_and_baud_over_rfc2217(sim_server):
     board = sim_server("esp32", "--firmware", "demo")
-    p = link.open_port(board.url, 115200, timeout=0.2)
+    p = open_port(board.url, 115200, timeout=0.2)
     try:
         read_until(p, r"app: tick", timeout=20)
-        link.hard_reset(p)
+        hard_reset(p)
         read_until(p, r"rst:0x1 \(POWERON_RESET\).*hello from espmon-demo", timeout=20)
         # another baud on the host end: the board's 115200 output arrives as junk
         p.baudrate = 460800
@@ -221,7 +223,7 @@ def test_virtual_board_reset_and_baud_over_rfc2217(sim_server):
         p.baudrate = 115200
         p.reset_input_buffer()
         read_until(p, r"app: tick", timeout=20)
-        link.bootloader_reset(p)
+        bootloader_reset(p)
         read_until(p, r"waiting for download", timeout=20)
         assert board.status()["state"] == "download"
     finally:
@@ -235,7 +237,7 @@ def test_esptool_api_on_the_fast_port(sim_server):
     import esptool
 
     board = sim_server("esp32")
-    p = link.open_port(board.url, 115200)
+    p = open_port(board.url, 115200)
     try:
         esp = esptool.detect_chip(p)
         assert esp.CHIP_NAME == "ESP32"

@@ -1,4 +1,4 @@
-"""espmon.rfc2217_client.TelnetDecoder: the chunked telnet unescaper of espmon's RFC 2217
+"""espmon.port.rfc2217.TelnetDecoder: the chunked telnet unescaper of espmon's RFC 2217
 client gives, for any chunking, what pyserial's per-byte state machine gives."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from espmon.rfc2217_client import TelnetDecoder, TelnetEvent
+from espmon.port.rfc2217 import TelnetDecoder, TelnetEvent
 
 IAC, SB, SE = 0xFF, 0xFA, 0xF0
 NEGOTIATIONS = (0xFB, 0xFC, 0xFD, 0xFE)

@@ -7,10 +7,10 @@ import re
 import threading
 
 import pytest
+from monitor_support import wait_for
 
 from espmon.monitor.script import EXIT_EXPECT_TIMEOUT, ScriptRunner
 from espmon.session import Session
-from monitor_support import wait_for
 
 
 def test_writes_reach_the_port_and_hold_hands_it_over():
@@ -116,8 +116,8 @@ def test_pty_reads_drain_what_is_there_and_honour_cancel(drain, monkeypatch):
     import pty
     import tty
 
-    from espmon import link
-    from espmon.fd_drain import FdDrain
+    from espmon.port.fd_drain import FdDrain
+    from espmon.port.opening import open_port
     from espmon.session import _plain_posix
 
     if not drain:
@@ -125,7 +125,7 @@ def test_pty_reads_drain_what_is_there_and_honour_cancel(drain, monkeypatch):
 
     master, slave = pty.openpty()
     tty.setraw(slave)
-    port = link.open_port(os.ttyname(slave), 115200)
+    port = open_port(os.ttyname(slave), 115200)
     try:
         assert _plain_posix(port)
         session = Session(os.ttyname(slave), 115200)
@@ -150,10 +150,9 @@ def test_drain_reads_what_is_there_then_reports_the_end():
     import fcntl
     import os
     import pty
-
-    from espmon.fd_drain import FdDrain
-
     import tty
+
+    from espmon.port.fd_drain import FdDrain
 
     master, slave = pty.openpty()
     tty.setraw(slave)

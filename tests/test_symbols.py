@@ -1,4 +1,4 @@
-"""espmon.symbols against the sample firmware: addr2line's answers, with no toolchain."""
+"""espmon.elf.symbols against the sample firmware: addr2line's answers, with no toolchain."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from elftools.dwarf.callframe import FDE
 from elftools.elf.elffile import ELFFile
 
+from espmon.elf.symbols import Location, Symbolizer, unwind_riscv
 from espmon.errors import UserError
-from espmon.symbols import Location, Symbolizer, unwind_riscv
 
 FIRMWARE = Path(__file__).resolve().parent.parent / "samples" / "firmware"
 MANIFEST = json.loads((FIRMWARE / "frames.json").read_text())

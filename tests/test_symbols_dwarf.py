@@ -1,4 +1,4 @@
-"""espmon.dwarf_fast decodes the same rows and ranges as pyelftools, on every sample ELF."""
+"""espmon.elf.line_table decodes the same rows and ranges as pyelftools, on every sample ELF."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from espmon.dwarf_fast import decode_aranges, decode_rows
-from espmon.elf_window import SectionWindow
+from espmon.elf.line_table import decode_aranges, decode_rows
+from espmon.elf.sections import SectionWindow
 
 FIRMWARE = Path(__file__).resolve().parent.parent / "samples" / "firmware"
 ELFS = sorted(FIRMWARE.glob("*/*.elf"))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from espmon.analyze import Summary, analyze_lines
+from espmon.conversation.analyzer import Summary, analyze_lines
 from parsers.trace import TraceParser, TraceWarning
 from parsers.trace_frames import CHIP, HOST, Frame, FrameAssembler
 

@@ -77,7 +77,7 @@ def _open(path: str) -> tuple[BinaryIO, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from espmon.analyze import analyze_lines
+    from espmon.conversation.analyzer import analyze_lines
 
     stream, name = _open(args.trace)
     out = sys.stdout
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                 write(dumps(rec.to_json()))
                 write("\n")
         else:
-            from espmon.analyze_render import TextRenderer
+            from espmon.conversation.render import TextRenderer
 
             color = args.color == "always" or (args.color == "auto" and out.isatty() and not os.environ.get("NO_COLOR"))
             encoding = (getattr(out, "encoding", None) or "").lower()

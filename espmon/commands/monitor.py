@@ -48,9 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_settings(args: argparse.Namespace):
-    from espmon import link
     from espmon.monitor.print_filter import PrintFilter
     from espmon.monitor.settings import MonitorSettings
+    from espmon.port.identity import guess_port
+    from espmon.port.opening import default_baud
 
     if args.print_filter:
         PrintFilter(args.print_filter)  # fail early with a one-line error
@@ -68,8 +69,8 @@ def build_settings(args: argparse.Namespace):
     except LookupError:
         raise UserError(f"--encoding {args.encoding}: unknown encoding") from None
     return MonitorSettings(
-        url=args.port or link.guess_port(),
-        baud=args.baud or link.default_baud(),
+        url=args.port or guess_port(),
+        baud=args.baud or default_baud(),
         elf=list(args.elf),
         reset=not args.no_reset and not os.environ.get("ESP_IDF_MONITOR_NO_RESET"),
         timestamps=args.timestamps,

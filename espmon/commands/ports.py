@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from espmon.link import find_candidates
+    from espmon.port.identity import find_candidates
 
     ports = find_candidates(all_ports=args.all)
     if args.json:

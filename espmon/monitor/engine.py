@@ -366,7 +366,7 @@ class MonitorEngine:
             return
         regs = getattr(panic, "registers", None) or {}
         try:
-            from espmon.symbols import unwind_riscv
+            from espmon.elf.symbols import unwind_riscv
 
             pcs = unwind_riscv(
                 sym, pc=regs.get("MEPC"), ra=regs.get("RA"), sp=regs.get("SP"),

@@ -24,7 +24,7 @@ class Knowledge:
 
 
 def load_knowledge(chip: str | None = None) -> Knowledge:
-    from espmon.annotate import BootLoopDetector, annotate
+    from espmon.monitor.annotate import BootLoopDetector, annotate
     from parsers.device_log import DeviceLogParser
 
     return Knowledge(DeviceLogParser(chip=chip), annotate, BootLoopDetector())
@@ -37,7 +37,7 @@ def load_symbolizer(elf_paths: list[str]) -> Any:
     for path in elf_paths:
         if not Path(path).is_file():
             raise UserError(f"--elf {path}: no such file")
-    from espmon.symbols import Symbolizer
+    from espmon.elf.symbols import Symbolizer
 
     try:
         return Symbolizer([str(p) for p in elf_paths])

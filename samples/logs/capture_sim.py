@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from espmon import link  # noqa: E402
+from espmon.port.opening import open_port  # noqa: E402
 
 
 def capture(url: str, seconds: float) -> bytes:
-    port = link.open_port(url, 115200, timeout=0.05)
+    port = open_port(url, 115200, timeout=0.05)
     data = bytearray()
     start = time.monotonic()
     try:

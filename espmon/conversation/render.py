@@ -1,4 +1,4 @@
-"""Records of :mod:`espmon.analyze` as text for people: one line per packet, the story last.
+"""Records of :mod:`espmon.conversation.analyzer` as text for people: one line per packet, the story last.
 
 ``render_record`` gives the line(s) for one record (None to print nothing yet: repeated
 SYNC replies are folded into one line with a count). Styles are one table of ANSI codes,
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from espmon.analyze import (
+from espmon.conversation.analyzer import (
     CommandRecord,
     FrameRecord,
     InvalidRecord,

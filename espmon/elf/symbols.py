@@ -27,10 +27,10 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from espmon.elf_window import map_dwarf_sections
+from espmon.elf.dwarf import DwarfIndex
+from espmon.elf.sections import map_dwarf_sections
+from espmon.elf.unwind import CfiTable, unwind_riscv
 from espmon.errors import UserError
-from espmon.symbols_dwarf import DwarfIndex
-from espmon.unwind import CfiTable, unwind_riscv
 
 __all__ = ["Location", "Symbolizer", "unwind_riscv"]
 
@@ -253,7 +253,7 @@ class Symbolizer:
         return frames[-1].function if frames else None
 
     def cfi_row(self, address: int) -> tuple[dict, int] | None:
-        """(CFI row in force at ``address``, return-address column) for espmon.unwind."""
+        """(CFI row in force at ``address``, return-address column) for espmon.elf.unwind."""
         for elf in self._elfs:
             if elf.in_code(address):
                 with elf.lock:

@@ -1,4 +1,4 @@
-"""Panic causes for espmon.annotate: what each one means, in the words a user needs (data only).
+"""Panic causes for espmon.monitor.annotate: what each one means, in the words a user needs (data only).
 
 Sources: ESP-IDF's fatal-errors guide (Guru Meditation Errors section), the Xtensa
 EXCCAUSE table, the ESP8266 Arduino core's exception list; paraphrased.

@@ -13,7 +13,7 @@ import posixpath
 from array import array
 from typing import Any
 
-from espmon.dwarf_fast import decode_aranges, decode_rows
+from espmon.elf.line_table import decode_aranges, decode_rows
 
 __all__ = ["DwarfIndex"]
 

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from espmon.annotate_causes import ESP8266_EXCEPTIONS, GURU_CAUSES
+from espmon.monitor.causes import ESP8266_EXCEPTIONS, GURU_CAUSES
 from parsers.chips import CHIPS, LOG_ONLY_CHIPS, Chip, find_chip
 from parsers.device_events import BootLoop, DeviceEvent
 

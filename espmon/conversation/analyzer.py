@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from espmon.analyze_story import Story
+from espmon.conversation.story import Story
 from parsers.chips import register_name
 from parsers.protocol import (
     OHAI,
@@ -203,7 +203,7 @@ class WarningRecord:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """The session story (see :class:`espmon.analyze_story.Story`)."""
+    """The session story (see :class:`espmon.conversation.story.Story`)."""
 
     line: int
     data: dict[str, Any]

@@ -1,4 +1,4 @@
-"""pyserial's RFC 2217 client, made fast enough for a monitor (used only by ``link.open_port``).
+"""pyserial's RFC 2217 client, made fast enough for a monitor (used only by ``espmon.port.opening.open_port``).
 
 pyserial 3.5 (``serial.rfc2217.Serial``) runs every received byte through its telnet state
 machine and queues it alone (``Queue.put`` per byte, ``get`` per byte in ``read``): about

@@ -1,7 +1,7 @@
 """The session story an esptool trace tells: chip, ROM or stub, baud changes, flash
 regions written/read/erased with their MD5 checks, and how the session ended.
 
-:class:`Story` is fed by :class:`espmon.analyze.Analyzer` as packets are paired, and
+:class:`Story` is fed by :class:`espmon.conversation.analyzer.Analyzer` as packets are paired, and
 :meth:`Story.summary` returns the ``summary`` record of the JSON Lines schema.
 """
 
@@ -13,13 +13,21 @@ import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from espmon.diagnose import advice_for
-from parsers.chips import CHIP_DETECT_MAGIC_REG, UART_DATE_REG_V1, Chip, chip_by_chip_id, chip_by_magic, chip_by_uart_date, find_chip
-from parsers.protocol import Opcode, Request, error_text
+from espmon.diagnose.advice import advice_for
+from parsers.chips import (
+    CHIP_DETECT_MAGIC_REG,
+    UART_DATE_REG_V1,
+    Chip,
+    chip_by_chip_id,
+    chip_by_magic,
+    chip_by_uart_date,
+    find_chip,
+)
+from parsers.protocol import Opcode, Request
 from parsers.trace import FORMAT_HEX, FORMAT_REPR, FORMAT_V5
 
 if TYPE_CHECKING:
-    from espmon.analyze import CommandRecord, ResponseRecord
+    from espmon.conversation.analyzer import CommandRecord, ResponseRecord
     from parsers.trace_frames import PartialFrame
 
 __all__ = ["Story", "Region", "FlashRead"]
