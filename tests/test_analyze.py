@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from trace_support import Conversation, render
 
-from espmon.conversation.analyzer import (
+from espmon.conversation.analyzer import analyze_lines
+from espmon.conversation.records import (
     CommandRecord,
     FrameRecord,
     InvalidRecord,
@@ -20,7 +21,6 @@ from espmon.conversation.analyzer import (
     Summary,
     TimeoutRecord,
     WarningRecord,
-    analyze_lines,
 )
 from espmon.conversation.render import TextRenderer
 from parsers.protocol import OHAI, SYNC_DATA, build_request, build_response

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from espmon.conversation.analyzer import Summary, analyze_lines
+from espmon.conversation.analyzer import analyze_lines
+from espmon.conversation.records import Summary
 from parsers.trace import TraceParser, TraceWarning
 from parsers.trace_frames import CHIP, HOST, Frame, FrameAssembler
 

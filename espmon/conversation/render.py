@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from espmon.conversation.analyzer import (
+from espmon.conversation.records import (
     CommandRecord,
     FrameRecord,
     InvalidRecord,

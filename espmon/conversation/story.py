@@ -27,7 +27,7 @@ from parsers.protocol import Opcode, Request
 from parsers.trace import FORMAT_HEX, FORMAT_REPR, FORMAT_V5
 
 if TYPE_CHECKING:
-    from espmon.conversation.analyzer import CommandRecord, ResponseRecord
+    from espmon.conversation.records import CommandRecord, ResponseRecord
     from parsers.trace_frames import PartialFrame
 
 __all__ = ["Story", "Region", "FlashRead"]
