@@ -8,17 +8,13 @@ board sent comes from the board's ``record=`` JSON Lines file.
 from __future__ import annotations
 
 import json
-import os
-import shlex
 import shutil
-import subprocess
-import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
 from monitor_support import wait_for
+from tmux_support import ROOT, Tmux
 
 pytestmark = [
     pytest.mark.tmux,
@@ -26,49 +22,7 @@ pytestmark = [
 ]
 pytest.importorskip("espmon.sim.protocol_sim", reason="the virtual board (espmon.sim) is not in this checkout")
 
-ROOT = Path(__file__).resolve().parent.parent
 ELF = {chip: ROOT / "samples" / "firmware" / chip / "app.elf" for chip in ("esp32", "esp32c3")}
-
-
-class Tmux:
-    def __init__(self, tmp_path: Path) -> None:
-        self.socket = f"espmon-test-{uuid.uuid4().hex[:8]}"
-        self.tmp = tmp_path
-
-    def run(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=False).stdout
-
-    def start(self, monitor_args: list[str]) -> None:
-        cmd = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "espmon", "monitor", *monitor_args])
-        shell = f"cd {shlex.quote(str(ROOT))} && {cmd} 2>{shlex.quote(str(self.tmp / 'stderr.txt'))}; echo EXIT=$?; sleep 600"
-        env = dict(os.environ, TERM="xterm-256color")
-        subprocess.run(["tmux", "-L", self.socket, "new-session", "-d", "-x", "120", "-y", "40", "-s", "mon", shell],
-                       check=True, env=env)
-
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", "mon")
-
-    def keys(self, *keys: str) -> None:
-        self.run("send-keys", "-t", "mon", *keys)
-
-    def wait_screen(self, text: str, timeout: float = 20.0) -> str:
-        found = wait_for(lambda: text in self.screen(), timeout, 0.1)
-        screen = self.screen()
-        assert found, f"{text!r} never showed up; screen:\n{screen}\nstderr: {self._stderr()}"
-        return screen
-
-    def _stderr(self) -> str:
-        path = self.tmp / "stderr.txt"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def exit_cleanly(self) -> None:
-        self.keys("C-]")
-        screen = self.wait_screen("EXIT=", 20)
-        assert "EXIT=0" in screen, screen
-        assert "Traceback" not in self._stderr()
-
-    def kill(self) -> None:
-        self.run("kill-server")
 
 
 @pytest.fixture

@@ -20,11 +20,11 @@ import signal
 import time
 from typing import Any
 
-from prompt_toolkit.application import Application
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import InMemoryHistory
 
+from espmon.console.application import ConsoleApplication
 from espmon.console.bindings import build_key_bindings
 from espmon.console.commands import lookup
 from espmon.console.keys import KeyMap, control_char, describe, load_keymap
@@ -87,7 +87,8 @@ class Console:
             self.store, self.view, partial=self._partial, timestamp=self._stamp,
             show_timestamps=lambda: self.timestamps, on_scroll=self.view.scroll,
         )
-        self.app: Application[int] = Application(
+        self.app = ConsoleApplication(
+            menu_key=self.keymap.menu,
             layout=build_layout(self),
             key_bindings=build_key_bindings(self),
             style=build_style(),
@@ -274,8 +275,7 @@ class Console:
             self._loop.call_later(seconds + 0.05, self.app.invalidate)
 
     def menu_pending(self) -> bool:
-        buffer = self.app.key_processor.key_buffer
-        return bool(buffer) and buffer[0].key == self.keymap.menu
+        return self.app.menu_pending()
 
     def exit_keys(self) -> tuple[str, ...]:
         seqs = self.keymap.bindings.get("exit") or [(self.keymap.menu, "x")]

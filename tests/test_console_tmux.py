@@ -1,0 +1,61 @@
+"""The console's defects of first real use (issue 8), each driven the way it was found:
+``espmon monitor`` in a real terminal (tmux) against virtual boards."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+from monitor_support import wait_for
+from tmux_support import Tmux
+
+pytestmark = [
+    pytest.mark.tmux,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (CI: apt-get install tmux)"),
+]
+pytest.importorskip("espmon.sim.protocol_sim", reason="the virtual board (espmon.sim) is not in this checkout")
+
+QUIET = "sim://esp32?firmware=demo&heartbeat=0"  # boots, then prints nothing more
+MENU_HINT = "Ctrl+T \u2026"
+
+
+@pytest.fixture
+def tmux(tmp_path):
+    t = Tmux(tmp_path)
+    yield t
+    t.kill()
+
+
+def _input_line(screen: str) -> str:
+    return next(line for line in reversed(screen.splitlines()) if line.startswith(">"))
+
+
+def test_menu_key_waits_for_the_second_key_as_long_as_the_user_takes(tmux, tmp_path):
+    log = tmp_path / "c.log"
+    tmux.start([QUIET, "--no-reset", "--log", str(log)])
+    tmux.wait_screen("demo: hello from espmon-demo")
+    text = tmp_path / "c.log.txt"
+    boots = text.read_text().count("hello from espmon-demo")
+
+    tmux.keys("C-t")
+    tmux.wait_screen(MENU_HINT)  # on a quiet board: nothing else redraws the screen
+    time.sleep(2.0)  # longer than prompt_toolkit's 1 s key-sequence timeout
+    assert MENU_HINT in tmux.screen()
+    tmux.keys("C-r")
+    assert wait_for(lambda: text.read_text().count("hello from espmon-demo") > boots, 20), text.read_text()[-2000:]
+    assert wait_for(lambda: MENU_HINT not in tmux.screen(), 5)
+
+    tmux.keys("C-t")
+    tmux.wait_screen(MENU_HINT)
+    time.sleep(2.0)
+    tmux.keys("z")  # not a command: reported, and not typed into the line
+    screen = tmux.wait_screen("not a command")
+    assert "z" not in _input_line(screen), screen
+
+    tmux.keys("C-t")
+    tmux.wait_screen(MENU_HINT)
+    time.sleep(2.0)
+    tmux.keys("x")  # Ctrl+T x exits, however long the pause
+    screen = tmux.wait_screen("EXIT=", 20)
+    assert "EXIT=0" in screen and "Traceback" not in tmux.stderr()
