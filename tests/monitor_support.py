@@ -16,7 +16,7 @@ import time
 import tty
 from pathlib import Path
 
-__all__ = ["PtyBoard", "espmon_cmd", "has_open", "run_monitor", "start_monitor", "unread", "wait_for"]
+__all__ = ["Flood", "PtyBoard", "espmon_cmd", "has_open", "run_monitor", "start_monitor", "unread", "wait_for"]
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
@@ -106,6 +106,56 @@ class PtyBoard:
                 os.close(fd)
         if self.link.is_symlink():
             self.link.unlink()
+
+
+class Flood:
+    """Device output as fast as the pty takes it (or ``rate`` bytes a second), from a thread:
+    numbered ESP-IDF log lines, so what arrived can be checked against ``sent``."""
+
+    def __init__(self, board: PtyBoard, rate: float | None = None, chunk: int = 4096) -> None:
+        self.board, self.rate, self.chunk = board, rate, chunk
+        self.sent = 0
+        self.lines = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _block(self) -> bytes:
+        out = bytearray()
+        while len(out) < self.chunk:
+            out += b"I (%d) flood: line %d of the flood, some text to make it longer\r\n" % (self.lines, self.lines)
+            self.lines += 1
+        return bytes(out)
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        pending = b""
+        while not self._stop.is_set():
+            fd = self.board.master
+            if fd < 0:
+                time.sleep(0.01)
+                continue
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+            if self.rate and self.sent > self.rate * (time.monotonic() - start):
+                time.sleep(0.001)
+                continue
+            try:
+                _, ready, _ = select.select([], [fd], [], 0.05)
+                if not ready:
+                    continue
+                pending = pending or self._block()
+                n = os.write(fd, pending)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                time.sleep(0.01)
+                continue
+            self.sent += n
+            pending = pending[n:]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
 
 
 def espmon_cmd(*args: str) -> list[str]:

@@ -170,3 +170,18 @@ def test_terminal_status_probe_is_answered():
 
     con, session, _ = _run(scenario)
     assert ("write", b"\x1b[0n") in session.calls
+
+
+def test_the_reader_is_stopped_while_the_event_loop_still_runs():
+    """A reader thread that outlives the loop dies in call_soon_threadsafe ("Event loop is
+    closed"): exit stops the session first, from inside the running loop."""
+    stopped_in_loop = []
+
+    async def scenario(con, inp, session):
+        session.stop = lambda: stopped_in_loop.append(asyncio._get_running_loop() is not None)
+        session.on_data(b"I (1) app: streaming\r\n", 0.0)
+        inp.send_text("\x1d")  # Ctrl+]
+        await _settle()
+
+    con, session, result = _run(scenario)
+    assert result == 0 and stopped_in_loop == [True]

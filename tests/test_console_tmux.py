@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 
 import pytest
-from monitor_support import wait_for
+from monitor_support import Flood, PtyBoard, wait_for
 from tmux_support import Tmux
 
 pytestmark = [
@@ -59,3 +60,33 @@ def test_menu_key_waits_for_the_second_key_as_long_as_the_user_takes(tmux, tmp_p
     tmux.keys("x")  # Ctrl+T x exits, however long the pause
     screen = tmux.wait_screen("EXIT=", 20)
     assert "EXIT=0" in screen and "Traceback" not in tmux.stderr()
+
+
+FLOOD = "sim://esp32?firmware=demo&heartbeat=0.00001&colors=0"  # ~8000 lines (200 kB) a second
+RATE = float(os.environ.get("ESPMON_TEST_RATE", "0")) or None
+CHUNK = int(os.environ.get("ESPMON_TEST_CHUNK", "4096"))
+EXITS = int(os.environ.get("ESPMON_TEST_EXITS", "10"))  # the issue's run: ESPMON_TEST_EXITS=100
+
+
+@pytest.mark.parametrize("board", ["sim", "pty"])
+def test_exit_while_output_streams_leaves_no_traceback(tmux, tmp_path, board):
+    """Exit stops the reader before the event loop closes (it used to die in
+    call_soon_threadsafe: "RuntimeError: Event loop is closed", in 11 of 20 exits)."""
+    pty_board = PtyBoard(tmp_path) if board == "pty" else None
+    flood = Flood(pty_board, rate=RATE, chunk=CHUNK) if pty_board else None
+    url = pty_board.path if pty_board else FLOOD
+    failures = []
+    try:
+        for run in range(EXITS):
+            tmux.start([url, "--no-reset"])
+            tmux.wait_screen("kB tx")  # the rx counter: streaming
+            tmux.keys("C-]")
+            screen = tmux.wait_screen("EXIT=", 20)
+            if "EXIT=0" not in screen or tmux.stderr().strip():
+                failures.append((run, tmux.stderr()[-1500:] or screen[-500:]))
+    finally:
+        if flood:
+            flood.stop()
+        if pty_board:
+            pty_board.close()
+    assert not failures, f"{len(failures)} of {EXITS} exits failed; first: {failures[0]}"

@@ -74,6 +74,7 @@ class Console:
         self._scheduled = False  # the loop will look at the inbox (woken, or on the drain timer)
         self._drain_handle: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._threads_stopped = False
         self._last_data = 0.0
         self._idle_handle: asyncio.TimerHandle | None = None
         self._partial_visible = False
@@ -99,16 +100,18 @@ class Console:
 
     # -- life cycle ---------------------------------------------------------------------
     def run(self) -> int:
-        self.session.on_data = self._from_reader
-        self.session.on_event = self._event_from_thread
-        self.session.backlog = lambda: self._bytes_in - self._bytes_done
-        return self.app.run(pre_run=self._started) or 0
+        return asyncio.run(self.run_async())  # what Application.run does, with our coroutine
 
     async def run_async(self) -> int:
         self.session.on_data = self._from_reader
         self.session.on_event = self._event_from_thread
         self.session.backlog = lambda: self._bytes_in - self._bytes_done
-        return await self.app.run_async(pre_run=self._started) or 0
+        try:
+            return await self.app.run_async(pre_run=self._started) or 0
+        finally:
+            # while the loop still runs: a reader thread calling call_soon_threadsafe on a
+            # closed loop died with "RuntimeError: Event loop is closed" on exit
+            self._stop_threads()
 
     def _started(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -126,8 +129,15 @@ class Console:
     def exit(self) -> None:
         if self.app.is_done or self.app.future is None or self.app.future.done():
             return
+        self._stop_threads()  # first: what the reader took after this is still shown and logged
         self.flush_end()
         self.app.exit(result=0)
+
+    def _stop_threads(self) -> None:
+        """Stop the session's reader and control threads (they call into the loop)."""
+        if not self._threads_stopped:
+            self._threads_stopped = True
+            self.session.stop()
 
     def flush_end(self) -> None:
         """Process what is still in the inbox and the partial line (on exit)."""
@@ -142,7 +152,13 @@ class Console:
         self._inbox.append((data, t))
         if not self._scheduled and self._loop is not None:
             self._scheduled = True
-            self._loop.call_soon_threadsafe(self._pump)
+            self._call_soon(self._pump)
+
+    def _call_soon(self, fn: Any, *args: Any) -> None:
+        """From a thread. Should the loop be gone already (the session did not stop in time),
+        the data is in the raw log and the inbox; nothing is left to draw it."""
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(fn, *args)  # type: ignore[union-attr]
 
     def _pump(self) -> None:
         """Take the inbox; while there was data, look again on a timer (the reader does not
@@ -252,7 +268,7 @@ class Console:
 
     def _event_from_thread(self, kind: str, text: str) -> None:
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._event, kind, text)
+            self._call_soon(self._event, kind, text)
 
     def _event(self, kind: str, text: str) -> None:
         self.note(text)
