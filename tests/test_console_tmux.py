@@ -90,3 +90,31 @@ def test_exit_while_output_streams_leaves_no_traceback(tmux, tmp_path, board):
         if pty_board:
             pty_board.close()
     assert not failures, f"{len(failures)} of {EXITS} exits failed; first: {failures[0]}"
+
+
+def test_help_scrolls_at_80x24_and_shows_whole_keys(tmux):
+    from espmon.console.commands import COMMANDS
+
+    tmux.start([QUIET, "--no-reset"], width=80, height=24)
+    tmux.wait_screen("demo: hello from espmon-demo")
+    tmux.keys("C-t", "C-h")
+    seen = tmux.wait_screen("keys and :commands")
+    assert "rows 1-" in seen  # it does not fit: it says where you are
+    screen = seen
+    for _ in range(10):
+        tmux.keys("PageDown")
+        previous = screen
+        wait_for(lambda: tmux.screen() != previous, 3)
+        screen = tmux.screen()
+        seen += screen
+        if "Remap keys" in screen:
+            break
+    assert "Remap keys: --keys FILE" in seen
+    assert "Ctrl+Home, Ctrl+T Home" in seen and "Ctrl+], Ctrl+T Ctrl+X/x/X/q/Q" in seen
+    missing = [c.name for c in COMMANDS if f"{c.name}" not in seen]
+    assert not missing, missing
+    tmux.keys("Home")
+    assert wait_for(lambda: "rows 1-" in tmux.screen(), 5)
+    tmux.keys("Escape")
+    assert wait_for(lambda: "keys and :commands" not in tmux.screen(), 5)
+    tmux.exit_cleanly()

@@ -18,6 +18,7 @@ def cmd_exit(con: "Console", arg: str) -> None:
 
 def cmd_help(con: "Console", arg: str) -> None:
     con.help_visible = not con.help_visible
+    con.help_scroll = 0
 
 
 def cmd_reset(con: "Console", arg: str) -> None:

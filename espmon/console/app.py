@@ -65,6 +65,7 @@ class Console:
         self.freeze_on_crash = settings.freeze_on_crash
         self.mouse = False
         self.help_visible = False
+        self.help_scroll = 0  # first row of the help shown
         self.status_message: tuple[str, bool, float] = ("", False, 0.0)
         self.output_window: Any = None
         self.input_window: Any = None

@@ -71,7 +71,23 @@ def build_key_bindings(con: "Console") -> KeyBindings:
 
     for keys, name in con.keymap.sequences():
         _bind(kb, con, keys, name)
+    _help_scrolling(kb, con)  # after the commands: the last matching binding wins
     return kb
+
+
+def _help_scrolling(kb: KeyBindings, con: "Console") -> None:
+    """While the help is open, the scrolling keys scroll it (not the output)."""
+    from espmon.console.help_view import help_height, scroll_help
+
+    page = lambda: max(1, help_height(con) - 1)  # noqa: E731
+    moves = {"up": lambda: -1, "down": lambda: 1, "s-up": lambda: -1, "s-down": lambda: 1,
+             "c-up": lambda: -1, "c-down": lambda: 1, "pageup": lambda: -page(), "pagedown": page,
+             "home": lambda: -10**6, "c-home": lambda: -10**6, "end": lambda: None, "c-end": lambda: None}
+    for key, delta in moves.items():
+        def run(event: KeyPressEvent, delta=delta) -> None:
+            scroll_help(con, delta())
+
+        kb.add(key, filter=Condition(lambda: con.help_visible), eager=True)(run)
 
 
 def _bind(kb: KeyBindings, con: "Console", keys: tuple[str, ...], name: str) -> None:

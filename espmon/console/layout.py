@@ -17,7 +17,7 @@ from prompt_toolkit.layout.controls import BufferControl
 from prompt_toolkit.layout.processors import BeforeInput
 from prompt_toolkit.widgets import Frame
 
-from espmon.console.commands import COMMANDS
+from espmon.console.help_view import help_fragments
 from espmon.console.keys import describe
 from espmon.console.output_window import OutputWindow
 
@@ -78,74 +78,6 @@ def status_fragments(con: "Console") -> Fragments:
     return frags
 
 
-def _keys_text(con: "Console", name: str) -> str:
-    """Compact key list: "Ctrl+], Ctrl+T Ctrl+X/x/q" (menu sequences grouped)."""
-    menu = con.keymap.menu
-    direct, after_menu = [], []
-    for seq in con.keymap.bindings.get(name, []):
-        if len(seq) == 2 and seq[0] == menu:
-            after_menu.append(describe(seq[1:]))
-        else:
-            direct.append(describe(seq))
-    if after_menu:
-        direct.append(describe((menu,)) + " " + "/".join(after_menu))
-    return ", ".join(direct)
-
-
-def help_fragments(con: "Console") -> Fragments:
-    """Two columns generated from the command table: keys, :name ARG, what it does."""
-    width = con.app.output.get_size().columns - 4
-    col = max(40, width // 2 - 1) if width >= 100 else width
-    columns: list[list[tuple[str, str]]] = [[], []]
-    for group, title in (("device", "Device"), ("console", "Console"), ("view", "Scrollback")):
-        target = columns[1] if (group == "view" and col < width) else columns[0]
-        if target:
-            target.append(("class:help", ""))
-        target.append(("class:help.title", title))
-        for cmd in COMMANDS:
-            if cmd.group != group:
-                continue
-            name = cmd.name + (f" {cmd.arg}" if cmd.arg else "")
-            target.append(("class:help.key", f"{_keys_text(con, cmd.name):<21.21} "))
-            target.append(("class:help", f"{name}: {cmd.help}"))
-    frags: Fragments = [("class:help.title", " espmon monitor: keys and :commands (Esc closes)\n")]
-    left = _rows(columns[0])
-    right = _rows(columns[1])
-    for i in range(max(len(left), len(right))):
-        line_l = left[i] if i < len(left) else []
-        line_r = right[i] if i < len(right) else []
-        used = sum(len(t) for _, t in line_l)
-        frags.extend(_clip(line_l, col))
-        if line_r:
-            frags.append(("class:help", " " * max(1, col - min(used, col) + 1)))
-            frags.extend(_clip(line_r, width - col - 1))
-        frags.append(("class:help", "\n"))
-    frags.append(("class:help", " Line mode: Enter sends the line, ':cmd' runs a command, '::x' sends ':x'. Remap keys: --keys FILE."))
-    return frags
-
-
-def _rows(items: list[tuple[str, str]]) -> list[Fragments]:
-    rows: list[Fragments] = []
-    pending: Fragments = []
-    for style, text in items:
-        if style == "class:help.key":
-            pending = [(style, " " + text)]
-            continue
-        rows.append(pending + [(style, (" " if not pending else "") + text)])
-        pending = []
-    return rows
-
-
-def _clip(frags: Fragments, width: int) -> Fragments:
-    out: Fragments = []
-    for style, text in frags:
-        if width <= 0:
-            break
-        out.append((style, text[:width]))
-        width -= len(text)
-    return out
-
-
 def build_layout(con: "Console") -> Layout:
     output = OutputWindow(con.output_control, covered=lambda: con.help_visible)
     status = Window(FormattedTextControl(lambda: status_fragments(con)), height=1, style="class:status")
@@ -167,7 +99,8 @@ def build_layout(con: "Console") -> Layout:
                      style="class:help.border")
     root = FloatContainer(
         content=body,
-        floats=[Float(ConditionalContainer(help_box, filter=Condition(lambda: con.help_visible)), top=1, bottom=3)],
+        floats=[Float(ConditionalContainer(help_box, filter=Condition(lambda: con.help_visible)), top=1, bottom=3,
+                     left=1, right=1)],
     )
     con.output_window = output
     con.input_window = input_line
