@@ -118,3 +118,28 @@ def test_help_scrolls_at_80x24_and_shows_whole_keys(tmux):
     tmux.keys("Escape")
     assert wait_for(lambda: "keys and :commands" not in tmux.screen(), 5)
     tmux.exit_cleanly()
+
+
+def test_a_wrong_elf_is_said_once_and_the_matching_one_named(tmux, tmp_path):
+    from tmux_support import ROOT
+
+    elf = {chip: str(ROOT / "samples" / "firmware" / chip / "app.elf") for chip in ("esp32", "esp32s3", "esp32c3")}
+    log = tmp_path / "c.log"
+    board = "sim://esp32?firmware=demo&heartbeat=0"
+    tmux.start([board, "--no-reset", "--elf", elf["esp32s3"], "--elf", "/bin/ls", "--log", str(log)])
+    tmux.wait_screen("checksum mismatch")
+    text = tmp_path / "c.log.txt"
+    assert wait_for(lambda: "--elf /bin/ls: an ELF for x86-64" in text.read_text(), 10)  # said first: scrolled away
+    tmux.keys("C-t", "C-r")  # the app prints its SHA again after a reset: not said twice
+    assert wait_for(lambda: text.read_text().count("ELF file SHA256:") >= 2, 20)
+    tmux.exit_cleanly()
+    assert text.read_text().count("checksum mismatch") == 1
+
+    log2 = tmp_path / "d.log"
+    tmux.start([board.replace("esp32?", "esp32?name=b2&"), "--no-reset", "--elf", elf["esp32c3"],
+                "--elf", elf["esp32"], "--log", str(log2)])
+    tmux.wait_screen("matches " + elf["esp32"])
+    text2 = tmp_path / "d.log.txt"
+    assert wait_for(lambda: "app.elf: a riscv ELF, but the chip is an ESP32" in text2.read_text(), 10)
+    assert "checksum mismatch" not in text2.read_text()
+    tmux.exit_cleanly()

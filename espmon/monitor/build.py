@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from espmon.errors import UserError
 from espmon.logfile import SessionLog
+from espmon.monitor.elf_check import ElfCheck
 from espmon.monitor.engine import MonitorEngine
 from espmon.monitor.knowledge import load_knowledge, load_symbolizer
 from espmon.monitor.print_filter import PrintFilter
@@ -28,4 +29,5 @@ def build_engine(settings: MonitorSettings, log: SessionLog | None = None) -> Mo
         encoding=settings.encoding,
         print_filter=PrintFilter(settings.print_filter) if settings.print_filter else None,
         log=log,
+        elf_check=ElfCheck(settings.elf) if settings.elf else None,
     )

@@ -127,8 +127,11 @@ class MonitorEngine:
         encoding: str = "utf-8",
         print_filter: PrintFilter | None = None,
         log: Any = None,
+        elf_check: Any = None,
     ) -> None:
         self.knowledge = knowledge
+        self.elf_check = elf_check  # ElfCheck: is the --elf the app on the chip?
+        self._elf_notes = list(elf_check.start_notes()) if elf_check is not None else []
         self.symbolizer = symbolizer
         self.encoding = encoding
         self.print_filter = None if print_filter is None or print_filter.passes_all else print_filter
@@ -162,6 +165,11 @@ class MonitorEngine:
     def feed(self, data: bytes, t: float) -> list[str]:
         """Bytes as read -> records to show (complete lines only; see ``partial_text``)."""
         out: list[str] = []
+        if self._elf_notes:  # said with the first output, so they reach every renderer and the log
+            out.extend(R.ALERT + note for note in self._elf_notes)
+            if self.log is not None:
+                self.log.write_lines([R.plain_text(r) for r in out], t)
+            self._elf_notes = []
         if self.hex_view:
             out.extend(self._hex(data))
         block = self._assembler.feed(data)
@@ -276,6 +284,8 @@ class MonitorEngine:
         if parser_chip is not None and parser_chip is not self.chip_info:
             self.chip_info = parser_chip
             self.chip = getattr(parser_chip, "name", None) or str(parser_chip)
+            if self.elf_check is not None:
+                self._elf_notes += self.elf_check.chip_notes(self.chip, getattr(parser_chip, "arch", None))
 
     def _event(self, event: Any, t: float, out: list[str], visible: bool) -> None:
         name = type(event).__name__
@@ -305,6 +315,12 @@ class MonitorEngine:
                 out.append(marker + part)
         if name == "Panic":
             self._decode_panic(event, out)
+        if name == "ElfSha256" and self.elf_check is not None:
+            notes = self.elf_check.sha_notes(event.sha256)
+            out.extend((R.NOTE if "matches" in notes[0] else R.ALERT) + n for n in notes[:1])
+        if self._elf_notes:  # the chip just became known
+            out.extend(R.ALERT + note for note in self._elf_notes)
+            self._elf_notes = []
         if marker == R.RESET and self._host_reset_at is not None:
             ours = t - self._host_reset_at < _HOST_RESET_WINDOW
             self._host_reset_at = None
