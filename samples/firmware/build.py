@@ -312,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"built {chip}: {', '.join(sorted(p.name for p in (out / chip).iterdir()))}")
     ordered = {c: manifest[c] for c in TARGETS if c in manifest}
     manifest_path.write_text(json.dumps(ordered, indent=1) + "\n")
+    if out == HERE:  # the ESP-IDF style build directories of samples/project/
+        subprocess.run([sys.executable, str(HERE / "make_project.py")], check=True)
     return 0
 
 
