@@ -26,10 +26,11 @@ class Tmux:
     def run(self, *args: str) -> str:
         return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=False).stdout
 
-    def start(self, monitor_args: list[str], width: int = 120, height: int = 40, prefix: str = "") -> None:
+    def start(self, monitor_args: list[str], width: int = 120, height: int = 40, prefix: str = "",
+              command: str = "monitor") -> None:
         """Run the monitor in a fresh window; ``EXIT=rc`` is printed when it ends.
         ``prefix`` is shell text put before the command (e.g. a pipeline feeding a pty)."""
-        cmd = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "espmon", "monitor", *monitor_args])
+        cmd = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "espmon", command, *monitor_args])
         shell = (f"cd {shlex.quote(str(ROOT))} && {prefix}{cmd} 2>{shlex.quote(str(self.stderr_path))}; "
                  "echo EXIT=$?; sleep 600")
         env = dict(os.environ, TERM="xterm-256color")

@@ -34,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--app-only", action="store_true", help="with --project: the app only (idf.py app-flash)")
     parser.add_argument("--elf", action="append", default=[], metavar="FILE",
                         help="--monitor: ELF file(s) to decode backtraces (default: the project's app ELF)")
+    parser.add_argument("--log", metavar="FILE",
+                        help="--monitor: save the raw bytes to FILE and a decoded, timestamped text log to FILE.txt")
     parser.add_argument("images", nargs="*", metavar="ADDR FILE", help="offset and image pairs (0x10000 app.bin)")
 
 
@@ -144,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _monitor(session, args: argparse.Namespace, flash_set) -> int:
-    from espmon.monitor.build import build_engine
+    from espmon.monitor.build import build_engine, open_log
     from espmon.monitor.plain import PlainMonitor
     from espmon.monitor.settings import MonitorSettings
 
@@ -152,12 +154,19 @@ def _monitor(session, args: argparse.Namespace, flash_set) -> int:
     chip = flash_set.chip if flash_set.chip and flash_set.chip != "auto" else None
     settings = MonitorSettings(url=session.url, baud=115200, elf=elf, reset=False, chip=chip,
                                print_filter=os.environ.get("ESP_IDF_MONITOR_PRINT_FILTER"))
-    engine = build_engine(settings)
+    log = open_log(args.log)
+    engine = build_engine(settings, log)
+    session.log = log
     engine.host_reset(time.time())  # the reset the loader just did: the boot log is a new boot
-    if sys.stdin.isatty() and sys.stdout.isatty():
-        from espmon.console.app import run_console
-        from espmon.console.keys import load_keymap
+    try:
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            from espmon.console.app import run_console
+            from espmon.console.keys import load_keymap
 
-        return run_console(session, engine, settings, load_keymap(None))
-    script = None if sys.stdin is None or sys.stdin.isatty() else sys.stdin
-    return PlainMonitor(session, engine, settings, out=sys.stdout.buffer, err=sys.stderr, script_source=script).run()
+            return run_console(session, engine, settings, load_keymap(None), flash_set=flash_set)
+        script = None if sys.stdin is None or sys.stdin.isatty() else sys.stdin
+        return PlainMonitor(session, engine, settings, out=sys.stdout.buffer, err=sys.stderr,
+                            script_source=script).run()
+    finally:
+        if log is not None:
+            log.close()

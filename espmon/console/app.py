@@ -66,6 +66,8 @@ class Console:
         self.mouse = False
         self.help_visible = False
         self.help_scroll = 0  # first row of the help shown
+        self.flash_set: Any = None  # what ':flash' writes with no files (espmon flash --monitor's set)
+        self.flash_jobs: Any = None  # espmon.flash.jobs.FlashJobs, made on the first loader command
         self.status_message: tuple[str, bool, float] = ("", False, 0.0)
         self.output_window: Any = None
         self.input_window: Any = None
@@ -398,5 +400,8 @@ class Console:
         self.note(f"logging to {new.raw_path} (raw bytes) and {new.text_path} (text)")
 
 
-def run_console(session: Any, engine: MonitorEngine, settings: MonitorSettings, keymap: KeyMap | None) -> int:
-    return Console(session, engine, settings, keymap).run()
+def run_console(session: Any, engine: MonitorEngine, settings: MonitorSettings, keymap: KeyMap | None,
+                flash_set: Any = None) -> int:
+    console = Console(session, engine, settings, keymap)
+    console.flash_set = flash_set
+    return console.run()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from espmon.console import actions as A
+from espmon.console import flash_actions as F
 
 __all__ = ["Command", "COMMANDS", "BY_NAME", "lookup"]
 
@@ -73,6 +74,15 @@ COMMANDS: tuple[Command, ...] = (
     Command("clear", (), "clear the scrollback", A.cmd_clear, group="view"),
     Command("mouse", ("MENU m",), "mouse wheel scrolls", A.cmd_mouse,
             group="console"),
+    Command("flash", ("MENU c-f",), "flash ADDR FILE ... (default: the last set / the project)", F.cmd_flash,
+            arg="[ADDR FILE ...]", group="loader"),
+    Command("flash-app", ("MENU c-a",), "flash the project's app only", F.cmd_flash_app, group="loader"),
+    Command("erase-region", (), "erase SIZE bytes of flash at ADDR", F.cmd_erase_region, arg="ADDR SIZE",
+            group="loader"),
+    Command("read", (), "read flash into FILE", F.cmd_read, arg="ADDR SIZE FILE", group="loader"),
+    Command("chip", (), "chip type, features, MAC (esptool chip-id)", F.cmd_chip, group="loader"),
+    Command("mac", (), "the chip's MAC (esptool read-mac)", F.cmd_mac, group="loader"),
+    Command("flash-id", (), "flash maker, device, size (esptool flash-id)", F.cmd_flash_id, group="loader"),
     Command("info", ("MENU c-n",), "port and line states", A.cmd_info, group="console"),
     Command("command", ("MENU :",), "type a :command", A.cmd_command_line, group="console"),
 )

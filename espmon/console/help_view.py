@@ -20,7 +20,7 @@ __all__ = ["help_fragments", "help_lines", "help_height", "scroll_help"]
 
 Fragments = list[tuple[str, str]]
 _KEY_COLUMN = 22  # wider key lists get their own row
-_GROUPS = (("device", "Device"), ("console", "Console"), ("view", "Scrollback"))
+_GROUPS = (("device", "Device"), ("console", "Console"), ("view", "Scrollback"), ("loader", "Loader (esptool)"))
 
 
 def keys_text(con: "Console", name: str) -> str:
@@ -56,8 +56,14 @@ def help_lines(con: "Console", width: int) -> list[Fragments]:
     two = width >= 2 * (_KEY_COLUMN + 40)
     col = width // 2 - 1 if two else width
     groups = [_group_rows(con, g, title, col) for g, title in _GROUPS]
-    left = groups[0] + [[]] + groups[1] if two else groups[0] + [[]] + groups[1] + [[]] + groups[2]
-    right = groups[2] if two else []
+    def stacked(parts: list[list[Fragments]]) -> list[Fragments]:
+        rows: list[Fragments] = []
+        for part in parts:
+            rows += ([[]] if rows else []) + part
+        return rows
+
+    left = stacked(groups[:2] if two else groups)
+    right = stacked(groups[2:]) if two else []
     lines: list[Fragments] = []
     for i in range(max(len(left), len(right))):
         row = list(left[i]) if i < len(left) else []

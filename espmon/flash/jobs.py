@@ -1,0 +1,81 @@
+"""Loader jobs for a running monitor session: ``:flash``, ``:read``, ``:chip`` ... in the console.
+
+A job runs on its own thread (the UI stays responsive), borrows the session's open port
+with ``Session.hold()`` (its reader and control threads park, so nothing else reads what
+esptool expects), runs the loader, and gives the port back after the chip's reset: the
+reader then reads the new boot log from the same port. One job at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from espmon.errors import UserError
+from espmon.flash.engine import FlashError, Loader, LoaderOptions, loader_on
+from espmon.flash.esptool_log import Report
+from espmon.flash.flash_set import FlashSet
+
+__all__ = ["FlashJobs"]
+
+
+class FlashJobs:
+    def __init__(self, session: Any, report: Report, *, before_reset: Callable[[], None] = lambda: None,
+                 options: LoaderOptions = LoaderOptions(baud=460800)) -> None:
+        self.session = session
+        self.report = report
+        self.options = options
+        self.before_reset = before_reset  # marks the new boot in the monitor before its bytes come
+        self.flash_set: FlashSet | None = None  # the last set written: ':flash' with no files
+        self._thread: threading.Thread | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, title: str, job: Callable[[Loader], None], *, reset: bool = True) -> threading.Thread | None:
+        if self.busy:
+            self.report.message("error", f"{title}: the loader is busy with another job")
+            return None
+        thread = threading.Thread(target=self._run, args=(title, job, reset), name="espmon-flash", daemon=True)
+        self._thread = thread
+        thread.start()
+        return thread
+
+    def flash(self, flash_set: FlashSet | None = None, *, skip_unchanged: bool = False) -> threading.Thread | None:
+        flash_set = flash_set or self.flash_set
+        if flash_set is None:
+            self.report.message("error", "flash: nothing to flash yet (give ADDR FILE pairs)")
+            return None
+        try:
+            pairs = [(f.offset, f.read()) for f in flash_set.files]
+        except UserError as exc:
+            self.report.message("error", str(exc))
+            return None
+        self.flash_set = flash_set
+
+        def write(loader: Loader) -> None:
+            loader.write(pairs, flash_mode=flash_set.flash_mode, flash_size=flash_set.flash_size,
+                         flash_freq=flash_set.flash_freq, skip_unchanged=skip_unchanged)
+
+        return self.start("flash", write)
+
+    def _run(self, title: str, job: Callable[[Loader], None], reset: bool) -> None:
+        self.report.message("note", f"{title}: the monitor hands the port to the loader")
+        try:
+            with self.session.hold() as port:
+                self.before_reset()
+                with loader_on(port, self.report, self.options, usb_jtag=self.session.usb_jtag,
+                               after="hard-reset" if reset else "no-reset") as loader:
+                    job(loader)
+        except FlashError as exc:
+            self.report.message("error", str(exc))
+            for advice in exc.advice:
+                self.report.message("note", f"esptool's troubleshooting guide, \u201c{advice['section']}\u201d: "
+                                            f"{advice['text']}")
+            return
+        except UserError as exc:
+            self.report.message("error", str(exc))
+            return
+        self.report.message("note", f"{title}: done; the chip was reset on the same port")

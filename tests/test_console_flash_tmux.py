@@ -1,0 +1,44 @@
+"""The console's loader commands in a real terminal: flash, flash again, Ctrl+T Ctrl+A, each
+time the new boot log appears and typing still reaches the board (the port never closes)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+from monitor_support import wait_for
+from tmux_support import ROOT, Tmux
+
+pytestmark = [pytest.mark.tmux, pytest.mark.slow,
+              pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
+
+
+@pytest.fixture
+def tmux(tmp_path):
+    t = Tmux(tmp_path)
+    yield t
+    t.kill()
+
+
+def test_flash_twice_then_the_app_only_in_the_console(tmux, tmp_path):
+    url = "sim://esp32?heartbeat=0"  # an empty flash: the first flash makes it boot
+    log = tmp_path / "c.log"
+    text = tmp_path / "c.log.txt"
+    tmux.start([url, "--project", str(ROOT / "samples" / "project" / "esp32"), "--monitor", "--log", str(log)],
+               command="flash")
+    tmux.wait_screen("demo: hello from espmon-demo", 30)
+
+    def count(what: str) -> int:
+        return text.read_text(errors="replace").count(what) if text.exists() else 0
+
+    for round_, keys in enumerate(([":flash", "Enter"], [":flash", "Enter"], ["C-t", "C-a"]), 1):
+        boots, done = count("hello from espmon-demo"), count("the chip was reset on the same port")
+        tmux.keys(*keys)
+        assert wait_for(lambda: count("the chip was reset on the same port") > done, 30), text.read_text()[-3000:]
+        assert wait_for(lambda: count("hello from espmon-demo") > boots, 20), text.read_text()[-3000:]
+        tmux.keys(f"echo typed-after-flash-{round_}", "Enter")  # the demo app logs what it is told to echo
+        echoed = re.compile(rf"I \(\d+\) \w+: typed-after-flash-{round_}")
+        assert wait_for(lambda: echoed.search(text.read_text(errors="replace")), 10), text.read_text()[-2000:]
+    assert count("Hash of data verified") >= 3 + 3 + 1  # two full sets, then the app alone
+    assert "Traceback" not in tmux.stderr(), tmux.stderr()
