@@ -173,3 +173,21 @@ def test_flash_sets_read_both_spellings_and_name_what_is_wrong(tmp_path):
         parse_pairs(["boot", str(build / "app.bin")])
     with pytest.raises(UserError, match="no such file"):
         parse_pairs(["0x1000", str(tmp_path / "missing.bin")])
+
+
+def test_a_qio_image_on_dio_only_flash_writes_fine_and_the_monitor_says_why_it_does_not_start(monkeypatch, capfd):
+    image = ROOT / "samples" / "firmware" / "esp32" / "merged-qio.bin"
+    code, out, err = _run(monkeypatch, capfd, ["flash", "sim://esp32?fault=dio-only&name=flash-dio", "0x0", str(image),
+                                               "--monitor"], "expect --timeout 5 RTCWDT_RTC_RESET\nexit\n")
+    assert code == 0, err
+    assert "Hash of data verified." in err
+    assert "mode:QIO" in out and "Wrong Flash Mode: flash with -fm dio" in out
+
+
+def test_a_board_that_re_enumerates_on_the_reset_after_flashing_is_followed(monkeypatch, capfd, opens):
+    code, out, err = _run(monkeypatch, capfd, ["flash", "sim://esp32?fault=usb-reenumerate&name=flash-usb",
+                                               "--project", str(PROJECT / "esp32"), "--monitor"],
+                          "expect --timeout 8 app: tick 1\nexit\n")
+    assert code == 0, err
+    assert "disappeared" in err and "is back after" in err
+    assert "app: tick 1" in out
