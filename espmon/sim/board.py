@@ -62,7 +62,8 @@ class Board:
     def __init__(self, chip: str = "esp32", *, name: str | None = None, faults: Faults | None = None,
                  flash_size: int = 4 << 20, image: bytes | None = None, start: str = "flash",
                  record: str | None = None, strap: str = "latch", window: float = 0.3,
-                 rc_delay: float = 0.005, colors: bool = True, heartbeat: float = 1.0, pace: bool = False):
+                 rc_delay: float = 0.005, colors: bool = True, heartbeat: float = 1.0, pace: bool = False,
+                 pace_tx: bool = False):
         if chip not in CHIPS:
             raise ValueError(f"unknown chip {chip!r} (known: {', '.join(CHIPS)})")
         if start not in ("flash", "download"):
@@ -75,6 +76,7 @@ class Board:
         self.colors = colors
         self.heartbeat = heartbeat
         self.pace = pace  # deliver output at the UART's real speed
+        self.pace_tx = pace_tx  # and take the host's writes at it
         modes = ("dio", "dout") if self.faults.dio_only else ("qio", "qout", "dio", "dout")
         self.flash = FlashChip(flash_size, modes=modes)
         if image:
@@ -314,6 +316,7 @@ class Board:
                     f"could not open port {self.name}: [Errno 16] Device or resource busy")
             self.host = port
             port.pace = self.pace
+            port.pace_tx = self.pace_tx
             if self._pending_tx:
                 port.deliver(bytes(self._pending_tx))
                 self._pending_tx.clear()

@@ -42,6 +42,7 @@ class HostPort:
         self.closed = False
         self.dropped = 0  # bytes discarded because the host did not read in time
         self.pace = False  # release bytes at the wire rate (10 bits per byte) instead of at once
+        self.pace_tx = False  # and take the wire time for what the host writes (flashing benchmarks)
         self._in_flight: deque[tuple[float, bytes]] = deque()  # (arrival time, chunk)
         self._wire_free = 0.0  # when the last paced byte finishes arriving
 
@@ -146,6 +147,10 @@ class HostPort:
     def write(self, data: bytes) -> int:
         self._check()
         self.board.receive(self, bytes(data))
+        if self.pace_tx:
+            # a paced cable takes the bytes' wire time on the way in too: the write
+            # returns once they are out (a UART's blocking write, 10 bits a byte)
+            time.sleep(len(data) * 10 / max(self.baudrate, 1))
         return len(data)
 
     def set_baudrate(self, baud: int) -> None:

@@ -5,7 +5,7 @@ that vanished on a USB re-enumeration, or esptool's port followed by a monitor's
 to the board that is still running.
 
 URL: ``sim://CHIP?fault=NAME[,NAME]&start=download|flash&flash=PATH&firmware=demo
-&flash_size=4MB&record=PATH&name=NAME&strap=latch|rc&window=S&colors=0&heartbeat=S&pace=1``.
+&flash_size=4MB&record=PATH&name=NAME&strap=latch|rc&window=S&colors=0&heartbeat=S&pace=1&pace_tx=1``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from espmon.sim.flash import parse_size
 __all__ = ["board_for_url", "board_options", "create_board", "get_board", "discard", "clear", "OPTIONS"]
 
 OPTIONS = ("fault", "start", "flash", "firmware", "flash_size", "record", "name", "strap",
-           "window", "colors", "heartbeat", "pace")
+           "window", "colors", "heartbeat", "pace", "pace_tx")
 
 _BOARDS: dict[str, Board] = {}
 _LOCK = threading.Lock()
@@ -53,7 +53,7 @@ def board_options(url: str) -> tuple[str, dict[str, Any]]:
     for key in ("window", "heartbeat"):
         if one(key) is not None:
             options[key] = float(one(key))
-    for key in ("colors", "pace"):
+    for key in ("colors", "pace", "pace_tx"):
         if one(key) is not None:
             options[key] = one(key).lower() not in ("0", "no", "false", "off")
     return one("name", url), options
