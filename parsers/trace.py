@@ -93,6 +93,9 @@ _FOREIGN = (
     (re.compile(r"\s*-{2,} ?(?:WRITE|READ)\b"), "esp-serial-flasher"),
 )
 _FENCE = re.compile(r"\s*(?:```|~~~)\S*\s*$")
+#: No count in a real trace has more digits (a byte count or payload length of esptool is
+#: far below 10**15); longer runs are damage, and Python refuses int() of > 4,300 digits.
+_MAX_DIGITS = 15
 _JUNK_HEAD = frozenset({"`", "```", "*", "**", ">"})
 
 
@@ -251,6 +254,9 @@ class TraceParser:
         if c in "WR":
             bm = _BYTES.match(msg)
             if bm is not None:
+                if len(bm.group(2)) > _MAX_DIGITS:
+                    self._unreadable_number(bm.group(2), msg, t, out)
+                    return
                 self._set_family(FORMAT_V5 if wide else FORMAT_HEX, out, strong=False)
                 kind = "write" if bm.group(1) == "Write" else "read"
                 self._payload(kind, t, bm.group(3), int(bm.group(2)), out)
@@ -264,6 +270,9 @@ class TraceParser:
         if c == "-" and msg.startswith("--- Cmd"):
             cm = _CMD_V5.match(msg)
             if cm is not None:
+                if len(cm.group(3)) > _MAX_DIGITS:
+                    self._unreadable_number(cm.group(3), msg, t, out)
+                    return
                 self._set_family(FORMAT_V5, out)
                 rest = cm.group(6).strip()
                 if rest.endswith("---"):
@@ -274,6 +283,9 @@ class TraceParser:
         if c == "c" and msg.startswith("command op="):
             cm = _CMD_HEX.match(msg)
             if cm is not None:
+                if len(cm.group(2)) > _MAX_DIGITS:
+                    self._unreadable_number(cm.group(2), msg, t, out)
+                    return
                 rest = cm.group(5).strip()
                 self._set_family(FORMAT_REPR if rest[:2] in ("b'", 'b"') or rest[:1] in ("'", '"') else FORMAT_HEX, out)
                 self._command(int(cm.group(1), 16), None, int(cm.group(2)), cm.group(3) != "0",
@@ -282,13 +294,19 @@ class TraceParser:
         if msg.startswith(_TIMEOUTS):
             text = msg.strip()
             cm = _COUNT.match(text)
-            received = int(cm.group(1)) if cm is not None and cm.group(1) else None
+            digits = cm.group(1) if cm is not None else None
+            received = int(digits) if digits and len(digits) <= _MAX_DIGITS else None
             out.append(TraceTimeout(self._lineno, t, text, received))
             if wide:
                 self._set_family(FORMAT_V5, out, strong=False)
             return
         if wide:
             self._set_family(FORMAT_V5, out, strong=False)
+        out.append(TraceMessage(self._lineno, t, msg.strip()))
+
+    def _unreadable_number(self, digits: str, msg: str, t: float, out: list[TraceEvent]) -> None:
+        out.append(TraceWarning(self._lineno, f"a number of {len(digits):,} digits in a TRACE record "
+                                              "(no esptool prints such counts); the record is shown as text"))
         out.append(TraceMessage(self._lineno, t, msg.strip()))
 
     def _command(self, op: int, name: str | None, data_len: int, wait: bool, timeout: float,
