@@ -129,6 +129,7 @@ class TraceParser:
         self._family: str | None = None
         self._orphans = False  # inside a run of dump lines that have no header
         self._foreign: set[str] = set()
+        self._cr_lines: bool | None = None  # lines end in a lone CR (old Mac, `tr '\n' '\r'`); None: not known yet
 
     @property
     def lines(self) -> int:
@@ -146,6 +147,10 @@ class TraceParser:
         out: list[TraceEvent] = []
         if not text:
             return out
+        if self._cr_lines is None:
+            text = self._line_ends(text)
+        elif self._cr_lines:
+            text = text.replace("\r", "\n")
         limit = MAX_LINE
         parts = text.split("\n")
         tail = parts.pop()  # the line still being written (maybe "")
@@ -191,6 +196,25 @@ class TraceParser:
         else:
             self._partial += tail
         return out
+
+    def _line_ends(self, text: str) -> str:
+        """Until the first line break is seen: is it LF (or CRLF), or a lone CR? A lone CR
+        inside an LF file is esptool's progress redraw and stays part of its line."""
+        probe = self._partial[-1:] + text  # a CR that ended the chunk before counts
+        nl = probe.find("\n")
+        cr = probe.find("\r")
+        if cr < 0 or 0 <= nl < cr:
+            if nl >= 0:
+                self._cr_lines = False
+            return text
+        if cr + 1 == len(probe):
+            return text  # a CR at the end of the chunk: the next chunk tells
+        if probe[cr + 1] == "\n":
+            self._cr_lines = False
+            return text
+        self._cr_lines = True
+        text, self._partial = self._partial + text, ""  # what was held back holds no other CR
+        return text.replace("\r", "\n")
 
     def end(self) -> list[TraceEvent]:
         """The input is over: parse a last line with no newline, close an open dump."""

@@ -4,6 +4,7 @@ size field, real captures cut at any offset) give records and a summary, never a
 
 from __future__ import annotations
 
+import collections
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -11,7 +12,9 @@ from hypothesis import strategies as st
 from trace_support import FORMATS, Conversation, render
 
 from espmon.conversation.analyzer import analyze_lines
+from espmon.conversation.outcome import CLOSING
 from espmon.conversation.records import CommandRecord, Summary, WarningRecord
+from espmon.conversation.render import TextRenderer
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "traces"
 TRACES = sorted(SAMPLES.glob("*/*.trace.txt"))
@@ -94,3 +97,54 @@ def test_a_sample_cut_at_any_offset_decodes(path, offset, newline):
     text = sample_text(path)
     cut = text[: offset % (len(text) + 1)]
     decode(cut if newline == "\n" else cut.replace("\n", newline))
+
+
+# --- line ends: LF, CRLF or a lone CR tell the same story --------------------------------
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(TRACES), st.lists(st.integers(0, 1 << 30), max_size=30), st.sampled_from(["\r\n", "\r"]))
+def test_line_ends_do_not_change_the_records(path, cuts, newline):
+    text = sample_text(path)
+    other = text.replace("\n", newline)
+    points = sorted({c % (len(other) + 1) for c in cuts})
+    pieces = [other[a:b] for a, b in zip([0, *points], [*points, len(other)])]
+    assert [r.to_json() for r in analyze_lines(pieces)] == [r.to_json() for r in analyze_lines([text])]
+
+
+# --- the outcome follows from the evidence, wherever the trace stops ---------------------
+
+_NEWLINES = ("\n", "\r\n", "\r")
+_SMALL = sorted(TRACES, key=lambda p: p.stat().st_size)[:3]
+
+
+def _cuts() -> list[tuple[Path, int]]:
+    """Every sample cut every 4 KB (and whole), and the smallest ones cut at every offset."""
+    cuts = []
+    for path in TRACES:
+        size = len(sample_text(path))
+        offsets = range(0, size + 1) if path in _SMALL else [*range(0, size, 4096), size]
+        cuts += [(path, k) for k in offsets]
+    return cuts
+
+
+def test_a_cut_session_is_never_ok():
+    renderer = TextRenderer()
+    seen = collections.Counter()
+    for i, (path, k) in enumerate(_cuts()):
+        whole = sample_text(path)
+        newline = _NEWLINES[i % 3]
+        text = whole[:k].replace("\n", newline)
+        s = list(analyze_lines([text]))[-1]
+        data = s.data
+        seen[data["outcome"]] += 1
+        shown = "\n".join(renderer.render(s))
+        assert f"outcome   {data['outcome'] if data['outcome'] == 'ok' else data['outcome'].upper()}" in shown
+        if data["outcome"] != "ok":
+            continue
+        where = f"{path.relative_to(SAMPLES)} cut at {k}"
+        assert all(r["complete"] for r in data["regions"]) and "INCOMPLETE" not in shown, where
+        assert all(r["received"] >= r["size"] for r in data["reads"]), where
+        assert "fatal error" not in text and "Traceback" not in text, where
+        assert CLOSING.search(text), where  # esptool's --after line is in the part kept
+    assert seen["ok"] and seen["failed"] and seen["incomplete"]
