@@ -148,3 +148,12 @@ def test_a_cut_session_is_never_ok():
         assert "fatal error" not in text and "Traceback" not in text, where
         assert CLOSING.search(text), where  # esptool's --after line is in the part kept
     assert seen["ok"] and seen["failed"] and seen["incomplete"]
+
+
+def test_a_broken_deflate_stream_stops_the_md5_not_the_decoder():
+    from espmon.conversation.story import Region
+
+    region = Region(0x10000, 4096, 3, 0x4000, True, False, 1, 0.0)
+    region.add_block(0, b"not zlib at all", 0.0)  # a block short of the rows esptool 5.6 dropped
+    region.add_block(1, b"\x78\x9c more", 0.0)  # was AttributeError: 'bool' object has no attribute 'decompress'
+    assert region.blocks == 2 and region.md5_of(4096) is None

@@ -90,6 +90,8 @@ class Region:
         self.blocks += 1
         self.wire_bytes += len(data)
         if self.compressed:
+            if self._inflate is False:
+                return  # the stream broke at an earlier block: nothing after it can be inflated or hashed
             if self._inflate is None:
                 self._inflate = zlib.decompressobj()
             try:
