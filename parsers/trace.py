@@ -93,6 +93,9 @@ _FOREIGN = (
     (re.compile(r"\s*-{2,} ?(?:WRITE|READ)\b"), "esp-serial-flasher"),
 )
 _FENCE = re.compile(r"\s*(?:```|~~~)\S*\s*$")
+#: No count in a real trace has more digits (a byte count or payload length of esptool is
+#: far below 10**15); longer runs are damage, and Python refuses int() of > 4,300 digits.
+_MAX_DIGITS = 15
 _JUNK_HEAD = frozenset({"`", "```", "*", "**", ">"})
 
 
@@ -126,6 +129,7 @@ class TraceParser:
         self._family: str | None = None
         self._orphans = False  # inside a run of dump lines that have no header
         self._foreign: set[str] = set()
+        self._cr_lines: bool | None = None  # lines end in a lone CR (old Mac, `tr '\n' '\r'`); None: not known yet
 
     @property
     def lines(self) -> int:
@@ -143,6 +147,10 @@ class TraceParser:
         out: list[TraceEvent] = []
         if not text:
             return out
+        if self._cr_lines is None:
+            text = self._line_ends(text)
+        elif self._cr_lines:
+            text = text.replace("\r", "\n")
         limit = MAX_LINE
         parts = text.split("\n")
         tail = parts.pop()  # the line still being written (maybe "")
@@ -188,6 +196,25 @@ class TraceParser:
         else:
             self._partial += tail
         return out
+
+    def _line_ends(self, text: str) -> str:
+        """Until the first line break is seen: is it LF (or CRLF), or a lone CR? A lone CR
+        inside an LF file is esptool's progress redraw and stays part of its line."""
+        probe = self._partial[-1:] + text  # a CR that ended the chunk before counts
+        nl = probe.find("\n")
+        cr = probe.find("\r")
+        if cr < 0 or 0 <= nl < cr:
+            if nl >= 0:
+                self._cr_lines = False
+            return text
+        if cr + 1 == len(probe):
+            return text  # a CR at the end of the chunk: the next chunk tells
+        if probe[cr + 1] == "\n":
+            self._cr_lines = False
+            return text
+        self._cr_lines = True
+        text, self._partial = self._partial + text, ""  # what was held back holds no other CR
+        return text.replace("\r", "\n")
 
     def end(self) -> list[TraceEvent]:
         """The input is over: parse a last line with no newline, close an open dump."""
@@ -251,6 +278,9 @@ class TraceParser:
         if c in "WR":
             bm = _BYTES.match(msg)
             if bm is not None:
+                if len(bm.group(2)) > _MAX_DIGITS:
+                    self._unreadable_number(bm.group(2), msg, t, out)
+                    return
                 self._set_family(FORMAT_V5 if wide else FORMAT_HEX, out, strong=False)
                 kind = "write" if bm.group(1) == "Write" else "read"
                 self._payload(kind, t, bm.group(3), int(bm.group(2)), out)
@@ -264,6 +294,9 @@ class TraceParser:
         if c == "-" and msg.startswith("--- Cmd"):
             cm = _CMD_V5.match(msg)
             if cm is not None:
+                if len(cm.group(3)) > _MAX_DIGITS:
+                    self._unreadable_number(cm.group(3), msg, t, out)
+                    return
                 self._set_family(FORMAT_V5, out)
                 rest = cm.group(6).strip()
                 if rest.endswith("---"):
@@ -274,6 +307,9 @@ class TraceParser:
         if c == "c" and msg.startswith("command op="):
             cm = _CMD_HEX.match(msg)
             if cm is not None:
+                if len(cm.group(2)) > _MAX_DIGITS:
+                    self._unreadable_number(cm.group(2), msg, t, out)
+                    return
                 rest = cm.group(5).strip()
                 self._set_family(FORMAT_REPR if rest[:2] in ("b'", 'b"') or rest[:1] in ("'", '"') else FORMAT_HEX, out)
                 self._command(int(cm.group(1), 16), None, int(cm.group(2)), cm.group(3) != "0",
@@ -282,13 +318,19 @@ class TraceParser:
         if msg.startswith(_TIMEOUTS):
             text = msg.strip()
             cm = _COUNT.match(text)
-            received = int(cm.group(1)) if cm is not None and cm.group(1) else None
+            digits = cm.group(1) if cm is not None else None
+            received = int(digits) if digits and len(digits) <= _MAX_DIGITS else None
             out.append(TraceTimeout(self._lineno, t, text, received))
             if wide:
                 self._set_family(FORMAT_V5, out, strong=False)
             return
         if wide:
             self._set_family(FORMAT_V5, out, strong=False)
+        out.append(TraceMessage(self._lineno, t, msg.strip()))
+
+    def _unreadable_number(self, digits: str, msg: str, t: float, out: list[TraceEvent]) -> None:
+        out.append(TraceWarning(self._lineno, f"a number of {len(digits):,} digits in a TRACE record "
+                                              "(no esptool prints such counts); the record is shown as text"))
         out.append(TraceMessage(self._lineno, t, msg.strip()))
 
     def _command(self, op: int, name: str | None, data_len: int, wait: bool, timeout: float,

@@ -314,7 +314,8 @@ class FrameAssembler:
 
 def _rebuild(cmd: TraceCommand) -> bytes:
     """The request frame esptool sent for a command header (esptool puts 0 in the
-    checksum field except for data blocks)."""
+    checksum field except for data blocks). The size field has 16 bits: a longer payload
+    (not one esptool could send) gets 0xFFFF, which decode_request reports as a mismatch."""
     data = cmd.data
     chk = request_checksum(cmd.op, data)
-    return bytes([0, cmd.op]) + len(data).to_bytes(2, "little") + chk.to_bytes(4, "little") + data
+    return bytes([0, cmd.op]) + min(len(data), 0xFFFF).to_bytes(2, "little") + chk.to_bytes(4, "little") + data

@@ -272,12 +272,13 @@ class TextRenderer:
                                                     ("echoes", "echoes"), ("warnings", "warnings")) if s.get(k)]
         rows.append(("packets", ", ".join([count, *extra])))
         outcome = s.get("outcome", "unknown")
-        style = {"ok": "ok", "failed": "bad", "truncated": "warn"}.get(outcome, "dim")
+        style = {"ok": "ok", "failed": "bad", "incomplete": "warn"}.get(outcome, "dim")
         rows.append(("outcome", self._s(style, outcome.upper() if outcome != "ok" else "ok")))
         errors = s.get("errors") or []
         for i, err in enumerate(errors):
             where = f"  (line {s['error_line']})" if i == 0 and s.get("error_line") else ""
-            rows.append(("error" if i == 0 else "", self._s("bad", _safe(err)) + self._s("dim", where)))
+            label = "why" if outcome == "incomplete" else "error"
+            rows.append((label if i == 0 else "", self._s("bad", _safe(err)) + self._s("dim", where)))
         if s.get("evidence"):
             rows.append(("evidence", _safe(s["evidence"])))
         out = ["", self._s("head", "Session")]

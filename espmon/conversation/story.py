@@ -13,6 +13,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from espmon.conversation.outcome import CLOSING, outcome
 from espmon.diagnose.advice import advice_for
 from parsers.chips import (
     CHIP_DETECT_MAGIC_REG,
@@ -89,6 +90,8 @@ class Region:
         self.blocks += 1
         self.wire_bytes += len(data)
         if self.compressed:
+            if self._inflate is False:
+                return  # the stream broke at an earlier block: nothing after it can be inflated or hashed
             if self._inflate is None:
                 self._inflate = zlib.decompressobj()
             try:
@@ -171,14 +174,15 @@ class Story:
         self.fatal_line: int | None = None
         self.errors: list[str] = []
         self.done = False  # esptool printed a line it prints when a command succeeded
+        self.closed = False  # esptool printed its closing line (the --after action)
         self.old_timeouts: bool | None = None
         self.reading: FlashRead | None = None
         self._region: Region | None = None
         self._md5_request: tuple[int, int, int] | None = None  # (address, size, line)
-        self._awaiting: CommandRecord | None = None  # last request with no reply yet
-        self._wait: bool = True
-        self._last_failure: str | None = None
-        self._truncated = False
+        self.awaiting: CommandRecord | None = None  # last request with no reply yet
+        self.wait_reply: bool = True
+        self.last_failure: str | None = None
+        self.truncated = False
         self._boot_evidence: str | None = None
         self._traceback: int | None = None
 
@@ -202,8 +206,8 @@ class Story:
 
     def command(self, rec: CommandRecord, pkt: Request, wait: bool = True, complete: bool = True) -> None:
         self.commands += 1
-        self._awaiting = rec
-        self._wait = wait
+        self.awaiting = rec
+        self.wait_reply = wait
         if rec.retry:
             self.retries += 1
         op, f = pkt.op, pkt.fields
@@ -241,7 +245,7 @@ class Story:
         self.responses += 1
         if cmd is None or rec.repeat:
             return
-        self._awaiting = None
+        self.awaiting = None
         op = rec.opcode
         if not rec.ok:
             if op == Opcode.GET_SECURITY_INFO:
@@ -251,13 +255,13 @@ class Story:
             if rec.error is not None:
                 what += f", error 0x{rec.error:02x} ({rec.error_text})"
             self.errors.append(what)
-            self._last_failure = what
+            self.last_failure = what
             if self._region is not None and op in (Opcode.FLASH_DATA, Opcode.FLASH_DEFL_DATA,
                                                    Opcode.FLASH_ENCRYPT_DATA, Opcode.FLASH_BEGIN,
                                                    Opcode.FLASH_DEFL_BEGIN):
                 self._region.failed = what
             return
-        self._last_failure = None
+        self.last_failure = None
         if op == Opcode.READ_REG:
             address = cmd.fields.get("address")
             if address == CHIP_DETECT_MAGIC_REG:
@@ -326,8 +330,8 @@ class Story:
         self.old_timeouts = message.startswith("Timed out")
         if self.reading is not None:
             self.reading = None
-        self._awaiting = None
-        self._last_failure = message
+        self.awaiting = None
+        self.last_failure = message
 
     def invalid_bytes(self, line: int, data: bytes) -> None:
         self.invalid += 1
@@ -340,13 +344,13 @@ class Story:
                 self._boot_evidence = (f"the chip printed its boot log instead of answering: "
                                        f"{m.group(0).decode('ascii', 'replace').strip()!r} (line {line})")
         if data[:1] == b"\xdb" and len(data) == 2:
-            self._last_failure = f"Invalid SLIP escape (0xdb, 0x{data[1]:02x})"
+            self.last_failure = f"Invalid SLIP escape (0xdb, 0x{data[1]:02x})"
         else:
-            self._last_failure = f"Invalid head of packet (0x{data[0]:02X}): Possible serial noise or corruption."
+            self.last_failure = f"Invalid head of packet (0x{data[0]:02X}): Possible serial noise or corruption."
 
     def partial(self, event: PartialFrame) -> None:
         if event.reason == "end":
-            self._truncated = True
+            self.truncated = True
 
     def message(self, line: int, message: str) -> None:
         """Other trace messages: retries are counted from the resent commands themselves."""
@@ -358,10 +362,10 @@ class Story:
         if self._traceback is not None and self.fatal is None and _EXCEPTION.match(text):
             # esptool crashed: the exception line closes the traceback.
             self.fatal, self.fatal_line = f"esptool crashed: {text.strip()}", line
-            if text.strip() == "StopIteration" and self._last_failure:
+            if text.strip() == "StopIteration" and self.last_failure:
                 # esptool < 5 reads again from a reader that already failed: the failure
                 # before the crash is the one that matters.
-                self.errors.append(f"before the crash: {self._last_failure}")
+                self.errors.append(f"before the crash: {self.last_failure}")
             if "MarkupError" in text:
                 self.errors.append("a bug of esptool 5.6's --trace (bytes that look like rich markup in a "
                                    "hexdump), not a problem of the board; trace with esptool <= 5.3")
@@ -384,15 +388,14 @@ class Story:
         if _STUB_TEXT.search(text):
             self.stub = True
             self.stub_line = self.stub_line or line
-        if _DONE.search(text.strip()):
+        if CLOSING.search(text):
+            self.closed = self.done = True
+        elif _DONE.search(text.strip()):
             self.done = True
         if "brownout" in text.lower():
             self._boot_evidence = f"{text.strip()} (line {line})"
 
     # --- the end -------------------------------------------------------------------
-
-    def end_of_input(self, truncated: bool) -> None:
-        self._truncated = self._truncated or truncated
 
     def versions(self) -> str | None:
         if self.format == FORMAT_HEX:
@@ -402,24 +405,14 @@ class Story:
         return _VERSIONS.get(self.format or "")
 
     def outcome(self) -> tuple[str, list[str]]:
-        errors = list(self.errors)
-        if self.fatal:
-            return "failed", [self.fatal] + errors
-        awaiting = self._awaiting is not None and self._wait
-        if self._truncated or (awaiting and not self.done):
-            return "truncated", errors
-        if self._last_failure and not self.done:
-            return "failed", errors + [f"inferred from the trace: {self._last_failure}"]
-        if self.done or (self.commands and self._last_failure is None and not self.error_replies):
-            return "ok", errors
-        return "unknown", errors
+        return outcome(self)
 
     def summary(self) -> dict[str, Any]:
         outcome, errors = self.outcome()
         if self.echoes and not self.responses and self._boot_evidence is None:
             self._boot_evidence = (f"all {self.echoes} replies were the requests coming back: a loopback "
                                    "port, or the board's TX wired to its RX")
-        advice = advice_for(self._boot_evidence, self.fatal, self._last_failure, *self.errors) if outcome != "ok" else []
+        advice = advice_for(self._boot_evidence, self.fatal, self.last_failure, *self.errors) if outcome != "ok" else []
         return {
             "format": self.format, "esptool": self.esptool, "esptool_versions": self.versions(),
             "chip": self.chip, "chip_evidence": self.chip_evidence, "stub": self.stub, "stub_line": self.stub_line,
