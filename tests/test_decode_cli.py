@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
+
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "traces"
 OK_SAMPLE = SAMPLES / "5.6.0" / "write-flash-baud.trace.txt"
 FAIL_SAMPLE = SAMPLES / "2.8" / "fault-dead-tx.trace.txt"
@@ -66,19 +68,27 @@ def test_bad_files_give_one_line_and_exit_2(tmp_path, make, expected):
     path = tmp_path / "trace.txt"
     make(path)
     out = decode(str(path))
-    if expected == "cannot open" and out.returncode == 0:
-        pytest.skip("running as root: permissions do not stop reads")
     err = out.stderr.decode()
+    if expected == "cannot open" and "cannot open" not in err:
+        pytest.skip("running as root: permissions do not stop reads")
     assert out.returncode == 2 and out.stdout == b""
     assert err.count("\n") == 1 and err.startswith("espmon: error: ") and str(path) in err and expected in err
     assert "Traceback" not in err
 
 
-def test_empty_input_is_not_an_error():
-    out = decode("--json", "-", stdin=b"")
-    assert out.returncode == 0
-    (summary,) = [json.loads(line) for line in out.stdout.splitlines()]
-    assert summary["kind"] == "summary" and summary["outcome"] == "unknown"
+@pytest.mark.parametrize("text, looks_like", [
+    (b"", "empty input"),
+    ((ROOT / "README.md").read_bytes(), "Markdown"),
+    ((ROOT / "samples" / "traces" / "manifest.json").read_bytes(), "JSON"),
+    ((ROOT / "samples" / "logs" / "sim_esp32_panic_boot_loop.txt").read_bytes(), "a device log"),
+    (b"esptool v5.1.0\nConnecting....\nA fatal error occurred: Failed to connect to ESP32\n", "without --trace"),
+])
+@pytest.mark.parametrize("as_json", [False, True])
+def test_what_is_not_a_trace_gets_one_line_and_no_verdict(text, looks_like, as_json):
+    out = decode(*(["--json"] if as_json else []), "-", stdin=text)
+    err = out.stderr.decode()
+    assert out.returncode == 2 and out.stdout == b"", out.stdout[-500:]
+    assert err.count("\n") == 1 and "no esptool trace found" in err and looks_like in err
 
 
 def test_decode_imports_stay_light():

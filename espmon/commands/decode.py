@@ -76,13 +76,53 @@ def _open(path: str) -> tuple[BinaryIO, str]:
         raise UserError(f"{path}: cannot open: {exc.strerror or exc}") from None
 
 
+# Records that only a trace has: until one comes, the output is held back, so a file that
+# is not a trace gets one line saying what it looks like instead of a verdict.
+_TRACE_KINDS = frozenset({"command", "response", "frame", "timeout", "invalid"})
+_HOLD_LIMIT = 20_000  # records held while looking for the first trace record
+_SAMPLE = 1 << 16  # text kept to say what a non-trace looks like
+
+
+class NotATrace(UserError):
+    pass
+
+
+def _trace_only(records: Iterator, sample: list[str], name: str) -> Iterator:
+    """Pass records on once the input has shown it is a trace; else raise NotATrace."""
+    from parsers.text_kind import describe_text
+
+    held = []
+    for rec in records:
+        if held is None:
+            yield rec
+            continue
+        held.append(rec)
+        if rec.kind in _TRACE_KINDS:
+            yield from held
+            held = None
+        elif len(held) > _HOLD_LIMIT:
+            break
+    if held is not None:
+        raise NotATrace(f"{name}: no esptool trace found: {describe_text(''.join(sample))}")
+
+
+def _teed(chunks: Iterator[str], sample: list[str]) -> Iterator[str]:
+    size = 0
+    for chunk in chunks:
+        if size < _SAMPLE:
+            sample.append(chunk[:_SAMPLE - size])
+            size += len(sample[-1])
+        yield chunk
+
+
 def run(args: argparse.Namespace) -> int:
     from espmon.conversation.analyzer import analyze_lines
 
     stream, name = _open(args.trace)
     out = sys.stdout
     try:
-        records = analyze_lines(read_text_chunks(stream, name))
+        sample: list[str] = []
+        records = _trace_only(analyze_lines(_teed(read_text_chunks(stream, name), sample)), sample, name)
         if args.json:
             import json
 
