@@ -47,10 +47,18 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     parser.add_argument("--version", action="version", version=f"espmon {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers = {
-        cmd.name: sub.add_parser(cmd.name, help=cmd.summary, description=cmd.summary)
+        cmd.name: sub.add_parser(cmd.name, help=cmd.summary if _built(cmd) else f"(not built yet) {cmd.summary}",
+                                 description=cmd.summary)
         for cmd in SUBCOMMANDS
     }
     return parser, subparsers
+
+
+def _built(cmd: Subcommand) -> bool:
+    """Whether the subcommand's module exists (found, not imported: --help stays fast)."""
+    import importlib.util
+
+    return importlib.util.find_spec(cmd.module) is not None
 
 
 def _chosen(argv: list[str]) -> Subcommand | None:

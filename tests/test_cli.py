@@ -48,3 +48,16 @@ def test_python_dash_m_and_help_do_not_import_heavy_libraries():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "usage: espmon" in out
     assert out.strip().endswith("HEAVY []")
+
+
+def test_help_marks_the_subcommands_not_built_yet(capsys):
+    import pytest
+
+    from espmon import cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    listed = {line.split()[0]: line for line in out.splitlines() if line.startswith("    ") and line.split()}
+    assert "not built yet" in listed["doctor"] and "not built yet" not in listed["flash"]
+    assert "not built yet" not in listed["decode"]
