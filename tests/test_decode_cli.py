@@ -97,3 +97,17 @@ def test_decode_imports_stay_light():
             "sys.stderr.write(repr(bad))")
     out = subprocess.run([sys.executable, "-c", code], input=b"", capture_output=True, timeout=60)
     assert out.stderr.decode().strip().endswith("[]")
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_summary_prints_the_story_only(as_json):
+    full = decode(*(["--json"] if as_json else []), str(FAIL_SAMPLE))
+    short = decode("--summary", *(["--json"] if as_json else []), str(FAIL_SAMPLE))
+    assert short.returncode == full.returncode == 0
+    if as_json:
+        (summary,) = [json.loads(line) for line in short.stdout.splitlines()]
+        assert summary == json.loads(full.stdout.splitlines()[-1])
+    else:
+        text = short.stdout.decode()
+        assert text.startswith("Session\n") and "outcome" in text and "→" not in text
+        assert full.stdout.decode().endswith(text)

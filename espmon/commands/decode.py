@@ -22,6 +22,8 @@ CHUNK = 1 << 20
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("trace", metavar="TRACE", help="esptool --trace output (any esptool 2.2-5.x), or - for stdin")
     parser.add_argument("--json", action="store_true", help="print JSON Lines records instead of text")
+    parser.add_argument("--summary", action="store_true",
+                        help="only the session story and the advice (no packet lines)")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                         help="colour the text output (default: when stdout is a terminal)")
 
@@ -123,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         sample: list[str] = []
         records = _trace_only(analyze_lines(_teed(read_text_chunks(stream, name), sample)), sample, name)
+        if args.summary:
+            records = (rec for rec in records if rec.kind == "summary")
         if args.json:
             import json
 
@@ -138,8 +142,12 @@ def run(args: argparse.Namespace) -> int:
             encoding = (getattr(out, "encoding", None) or "").lower()
             renderer = TextRenderer(color=color, unicode="utf" in encoding)
             write = out.write
+            started = not args.summary  # the story alone starts with its first line, not a gap
             for rec in records:
                 for line in renderer.render(rec):
+                    if not started and not line.strip():
+                        continue
+                    started = True
                     write(line)
                     write("\n")
             for line in renderer.flush():
