@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"espmon: '{cmd.name}' is not built yet", file=sys.stderr)
             return 2
         module.add_arguments(subparsers[cmd.name])
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # say it with the subcommand's usage, not the top-level one
+        (subparsers[cmd.name] if cmd is not None else parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if module is None:
         parser.print_help()
         return 2

@@ -61,3 +61,23 @@ def test_help_marks_the_subcommands_not_built_yet(capsys):
     listed = {line.split()[0]: line for line in out.splitlines() if line.startswith("    ") and line.split()}
     assert "not built yet" in listed["doctor"] and "not built yet" not in listed["flash"]
     assert "not built yet" not in listed["decode"]
+
+
+def test_an_unknown_option_prints_the_subcommands_usage(capsys):
+    import pytest
+
+    from espmon import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["decode", "--bogus", "x.txt"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.startswith("usage: espmon decode") and "unrecognized arguments: --bogus" in err
+
+
+def test_ports_and_ports_json_agree_on_nothing_found(capsys, monkeypatch):
+    import espmon.port.identity as identity
+    from espmon import cli
+
+    monkeypatch.setattr(identity, "find_candidates", lambda all_ports=False: [])  # a machine with no board
+    assert cli.main(["ports"]) == cli.main(["ports", "--json"]) == 1

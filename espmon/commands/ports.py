@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps({"device": p.device, "bridge": p.bridge, "vid": p.vid, "pid": p.pid,
                               "serial_number": p.serial_number, "location": p.location,
                               "description": p.description}))
-        return 0
+        return 0 if ports else 1  # as the text listing: nothing found is exit code 1
     if not ports:
         print("no ESP-looking serial port found" + ("" if args.all else " (`espmon ports --all` lists every port)"))
         return 1
