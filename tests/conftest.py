@@ -5,6 +5,7 @@
 - ``sim_server``: start ``espmon sim`` in a subprocess (RFC 2217 on a free loopback port,
   with a control channel and a JSON Lines record); returns a :class:`SimServer` with its
   URL, ``reset(mode)``, ``status()`` and ``records()``; stopped at teardown.
+- ``tmux``: a private tmux server driving espmon in a real terminal (``tmux_support.Tmux``).
 - ``run_esptool(url, *args, fast=True)``: the real esptool CLI as a separate process;
   returns ``(returncode, output)``. ``fast`` loads ``tests/inject/sitecustomize.py``, the
   test-only speed-up of pyserial's RFC 2217 client.
@@ -193,6 +194,16 @@ def read_until(port, pattern: bytes | str, timeout: float = 5.0) -> bytes:
         if regex.search(data):
             return data
     raise AssertionError(f"{pattern!r} not seen in {timeout} s; got {data[-600:]!r}")
+
+
+@pytest.fixture
+def tmux(tmp_path):
+    """A private tmux server driving espmon in a real terminal (``tests/tmux_support.py``)."""
+    from tmux_support import Tmux
+
+    t = Tmux(tmp_path)
+    yield t
+    t.kill()
 
 
 @pytest.fixture(name="run_esptool")

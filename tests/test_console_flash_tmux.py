@@ -8,17 +8,10 @@ import shutil
 
 import pytest
 from monitor_support import wait_for
-from tmux_support import ROOT, Tmux
+from tmux_support import ROOT
 
 pytestmark = [pytest.mark.tmux, pytest.mark.slow,
               pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
-
-
-@pytest.fixture
-def tmux(tmp_path):
-    t = Tmux(tmp_path)
-    yield t
-    t.kill()
 
 
 def test_flash_twice_then_the_app_only_in_the_console(tmux, tmp_path):

@@ -9,7 +9,6 @@ import time
 
 import pytest
 from monitor_support import Flood, PtyBoard, wait_for
-from tmux_support import Tmux
 
 pytestmark = [
     pytest.mark.tmux,
@@ -19,13 +18,6 @@ pytest.importorskip("espmon.sim.protocol_sim", reason="the virtual board (espmon
 
 QUIET = "sim://esp32?firmware=demo&heartbeat=0"  # boots, then prints nothing more
 MENU_HINT = "Ctrl+T \u2026"
-
-
-@pytest.fixture
-def tmux(tmp_path):
-    t = Tmux(tmp_path)
-    yield t
-    t.kill()
 
 
 def _input_line(screen: str) -> str:

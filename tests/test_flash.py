@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import random
+import shutil
 import sys
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from espmon import cli
 from espmon.errors import UserError
 from espmon.flash.engine import FlashError, LoaderOptions, loader_on
 from espmon.flash.flash_set import load_project, parse_pairs
+from espmon.sim.record import Recorder
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = ROOT / "samples" / "project"
@@ -87,8 +90,6 @@ def test_skip_unchanged_writes_nothing_the_second_time_and_only_the_app_after_it
     from espmon.sim import registry
 
     build = tmp_path / "build"
-    import shutil
-
     shutil.copytree(PROJECT / "esp32", build)
     first = tmp_path / "first.jsonl"
     url = f"sim://esp32?name=flash-skip&record={first}"
@@ -96,8 +97,6 @@ def test_skip_unchanged_writes_nothing_the_second_time_and_only_the_app_after_it
     assert _frames_in(first, 0x11) == 3
     board = registry.get_board("flash-skip")
     second = tmp_path / "second.jsonl"
-    from espmon.sim.record import Recorder
-
     board.recorder = Recorder(str(second))
     code, out, _ = _run(monkeypatch, capfd, ["flash", url, "--project", str(build), "--skip-unchanged"])
     assert code == 0 and out.count("already in flash, skipping write") == 3
@@ -125,7 +124,7 @@ def test_brownout_during_the_write_is_one_line_with_the_guides_advice(monkeypatc
 def test_read_erase_and_describe_through_the_engine(sim_port):
     port = sim_port("esp32")
     report = Lines()
-    data = bytes(range(256)) * 64  # 16 kB
+    data = random.Random(7).randbytes(300 * 1024)  # an app of real size, incompressible
     with loader_on(port, report, LoaderOptions(baud=460800)) as loader:
         loader.write([(0x100000, data)])
         assert loader.read(0x100000, len(data)) == data

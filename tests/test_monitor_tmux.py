@@ -12,9 +12,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from monitor_support import wait_for
-from tmux_support import ROOT, Tmux
+from tmux_support import ROOT
 
 pytestmark = [
     pytest.mark.tmux,
@@ -23,13 +22,6 @@ pytestmark = [
 pytest.importorskip("espmon.sim.protocol_sim", reason="the virtual board (espmon.sim) is not in this checkout")
 
 ELF = {chip: ROOT / "samples" / "firmware" / chip / "app.elf" for chip in ("esp32", "esp32c3")}
-
-
-@pytest.fixture
-def tmux(tmp_path):
-    t = Tmux(tmp_path)
-    yield t
-    t.kill()
 
 
 def _lines_after(screen: str, start: str) -> list[str]:
