@@ -131,9 +131,8 @@ def run(args: argparse.Namespace) -> int:
                     loader.verify(pairs, flash_mode=flash_set.flash_mode, flash_size=flash_set.flash_size,
                                   flash_freq=flash_set.flash_freq)
         except FlashError as exc:
-            for advice in exc.advice:
-                report.message("note", f"esptool's troubleshooting guide, \u201c{advice['section']}\u201d: "
-                                       f"{advice['text']}")
+            for line in exc.advice_lines():
+                report.message("note", line)
             raise
         total = sum(len(data) for _, data in pairs)
         report.message("note", f"flashed {len(pairs)} image(s), {total:,} bytes, in "

@@ -29,7 +29,7 @@ from esptool.util import FatalError, NotImplementedInROMError
 from espmon.diagnose.advice import advice_for
 from espmon.errors import UserError
 from espmon.flash.esptool_log import Report, routed_to
-from espmon.port.lines import LineControlError, bootloader_reset
+from espmon.port.lines import LineControlError, bootloader_reset, hard_reset
 from espmon.port.proxy import PortProxy, Tap
 
 __all__ = ["CHIPS", "FlashError", "LoaderOptions", "Loader", "loader_on"]
@@ -48,6 +48,10 @@ class FlashError(UserError):
         self.words = words
         self.evidence = evidence
         self.advice = advice_for(evidence, words)
+
+    def advice_lines(self) -> list[str]:
+        """The guide's advice, a line per section, as the CLI and the console show it."""
+        return [f"esptool's troubleshooting guide, \u201c{a['section']}\u201d: {a['text']}" for a in self.advice]
 
 
 # What the chip may print in the middle of the loader's conversation, and what it means.
@@ -209,8 +213,6 @@ class Loader:
             with contextlib.suppress(FatalError, serial.SerialException, OSError):
                 cmds.reset_chip(esp, reset)
         elif esp is None and reset == "hard-reset":
-            from espmon.port.lines import hard_reset
-
             with contextlib.suppress(LineControlError, serial.SerialException, OSError):
                 hard_reset(port)  # a failed connect leaves the chip in the ROM loader
         dtr, rts = self._saved_lines

@@ -10,6 +10,7 @@ file is in (the ``build_dir`` inside may name another machine's disk).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +54,7 @@ class FlashSet:
         apps = [f for f in self.files if f.name == "app"]
         if not apps:
             raise UserError(f"{self.source}: no 'app' entry to flash with --app-only")
-        return FlashSet(apps, self.flash_mode, self.flash_size, self.flash_freq, self.chip, self.before,
-                        self.after, self.stub, self.app_elf, self.project_name, self.source)
+        return dataclasses.replace(self, files=apps)
 
 
 def parse_address(text: str, what: str = "address") -> int:

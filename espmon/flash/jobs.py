@@ -71,9 +71,8 @@ class FlashJobs:
                     job(loader)
         except FlashError as exc:
             self.report.message("error", str(exc))
-            for advice in exc.advice:
-                self.report.message("note", f"esptool's troubleshooting guide, \u201c{advice['section']}\u201d: "
-                                            f"{advice['text']}")
+            for line in exc.advice_lines():
+                self.report.message("note", line)
             return
         except UserError as exc:
             self.report.message("error", str(exc))
