@@ -83,7 +83,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"espmon: '{cmd.name}' is not built yet", file=sys.stderr)
             return 2
         module.add_arguments(subparsers[cmd.name])
+    after_dashes = None
+    if module is not None and getattr(module, "SPLIT_AT_DASHES", False) and "--" in argv:
+        # another tool's command line (esptool's): handed over untouched
+        cut = argv.index("--")
+        argv, after_dashes = argv[:cut], argv[cut + 1:]
     args, unknown = parser.parse_known_args(argv)
+    args.after_dashes = after_dashes
     if unknown:  # say it with the subcommand's usage, not the top-level one
         (subparsers[cmd.name] if cmd is not None else parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if module is None:

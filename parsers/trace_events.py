@@ -9,6 +9,7 @@ __all__ = [
     "FORMAT_REPR",
     "FORMAT_HEX",
     "FORMAT_V5",
+    "FORMAT_CAPTURE",
     "TraceFormat",
     "TraceCommand",
     "TraceBytes",
@@ -22,6 +23,7 @@ __all__ = [
 FORMAT_REPR = "v2-repr"  # esptool 2.2-2.3: Python repr() of bytes
 FORMAT_HEX = "v2-v4"  # esptool 2.4-4.x: HexFormatter, `command op=0x..`
 FORMAT_V5 = "v5"  # esptool 5.x: `--- Cmd NAME (0x..) | ...`
+FORMAT_CAPTURE = "capture"  # an espmon capture (parsers.capture): the bytes on the wire, timed
 
 
 @dataclass(frozen=True, slots=True)

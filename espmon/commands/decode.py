@@ -7,9 +7,10 @@ prints one line per packet and the session story, or JSON Lines with ``--json``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from espmon.errors import UserError
@@ -20,10 +21,15 @@ CHUNK = 1 << 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("trace", metavar="TRACE", help="esptool --trace output (any esptool 2.2-5.x), or - for stdin")
+    parser.add_argument("trace", metavar="TRACE",
+                        help="esptool --trace output (any esptool 2.2-5.x), an espmon capture, or - for stdin")
     parser.add_argument("--json", action="store_true", help="print JSON Lines records instead of text")
     parser.add_argument("--summary", action="store_true",
                         help="only the session story and the advice (no packet lines)")
+    parser.add_argument("--follow", action="store_true",
+                        help="follow a dump or capture that is still being written (like tail -f; Ctrl+C ends)")
+    parser.add_argument("--trace-text", action="store_true",
+                        help="write a capture as esptool --trace text (for people and older tools)")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                         help="colour the text output (default: when stdout is a terminal)")
 
@@ -46,22 +52,41 @@ def _sniff(name: str, head: bytes) -> str:
     return "utf-8"
 
 
-def read_text_chunks(stream: BinaryIO, name: str) -> Iterator[str]:
-    """Decoded text of ``stream`` in chunks; UserError if it is not text or cannot be read."""
+def read_text_chunks(stream: BinaryIO, name: str, *, waiting: Callable[[], None] | None = None,
+                     follow: Callable[[], bool] | None = None) -> Iterator[str]:
+    """Decoded text of ``stream`` in chunks; UserError if it is not text or cannot be read.
+
+    Reads what is there (``read1``), so a pipe's lines are decoded as they arrive.
+    ``waiting`` is called before each read (the caller flushes its output then: what was
+    decoded is shown before the reader blocks). ``follow``: at the end of the file, wait
+    for more while it returns True (``--follow``)."""
     import codecs
 
-    try:
-        head = stream.read(CHUNK)
-    except OSError as exc:
-        raise UserError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    read = getattr(stream, "read1", stream.read)
+
+    def more() -> bytes:
+        if waiting is not None:
+            waiting()
+        try:
+            data = read(CHUNK)
+            while not data and follow is not None and follow():
+                data = read(CHUNK)
+            return data
+        except OSError as exc:
+            raise UserError(f"{name}: read failed: {exc.strerror or exc}") from None
+
+    head = more()
+    # the encoding is told by the first bytes; a pipe may give only a few at first
+    while head and len(head) < 4 and head[:1] in (b"\xff", b"\xfe", b"\xef"):
+        extra = more()
+        if not extra:
+            break
+        head += extra
     decoder = codecs.getincrementaldecoder(_sniff(name, head))(errors="replace")
     chunk = head
     while chunk:
         yield decoder.decode(chunk)
-        try:
-            chunk = stream.read(CHUNK)
-        except OSError as exc:
-            raise UserError(f"{name}: read failed: {exc.strerror or exc}") from None
+        chunk = more()
     yield decoder.decode(b"", final=True)
 
 
@@ -117,44 +142,117 @@ def _teed(chunks: Iterator[str], sample: list[str]) -> Iterator[str]:
         yield chunk
 
 
-def run(args: argparse.Namespace) -> int:
-    from espmon.conversation.analyzer import analyze_lines
+class _Follow:
+    """``--follow``: at the end of the file, wait for more; stop on Ctrl+C, or after a
+    capture's end record."""
 
+    def __init__(self, sleep: Callable[[float], None] | None = None, interval: float = 0.2) -> None:
+        import time
+
+        self.sleep = sleep or time.sleep
+        self.interval = interval
+        self.done = False
+
+    def __call__(self) -> bool:
+        if self.done:
+            return False
+        try:
+            self.sleep(self.interval)
+        except KeyboardInterrupt:
+            self.done = True
+            return False
+        return True
+
+    def watch(self, chunks: Iterator[str]) -> Iterator[str]:
+        for chunk in chunks:
+            yield chunk
+            if '"kind":"end"' in chunk:  # a capture's last record
+                self.done = True
+
+
+def _records(args: argparse.Namespace, stream: BinaryIO, name: str, waiting: Callable[[], None]) -> Iterator:
+    from espmon.conversation.analyzer import analyze_lines
+    from parsers.capture import looks_like_capture
+
+    follow = _Follow() if args.follow else None
+    chunks = read_text_chunks(stream, name, waiting=waiting, follow=follow)
+    if follow is not None:
+        chunks = follow.watch(chunks)
+    first = next(chunks, "")
+    chunks = itertools.chain([first], chunks)
+    if looks_like_capture(first):
+        from parsers.capture_trace import CaptureTraceParser
+
+        if args.trace_text:
+            from espmon.capture.trace_text import trace_text
+
+            return trace_text(chunks), "text"
+        return analyze_lines(chunks, CaptureTraceParser()), "records"
+    if args.trace_text:
+        from parsers.text_kind import describe_text
+
+        raise UserError(f"{name}: --trace-text reads an espmon capture (espmon capture -o FILE), "
+                        f"this is {describe_text(first[:_SAMPLE])}")
+    sample: list[str] = []
+    return _trace_only(analyze_lines(_teed(chunks, sample)), sample, name), "records"
+
+
+def run(args: argparse.Namespace) -> int:
     stream, name = _open(args.trace)
     out = sys.stdout
+    live = args.follow or not _regular_file(stream)
+    waiting = out.flush if live else (lambda: None)
     try:
-        sample: list[str] = []
-        records = _trace_only(analyze_lines(_teed(read_text_chunks(stream, name), sample)), sample, name)
-        if args.summary:
-            records = (rec for rec in records if rec.kind == "summary")
-        if args.json:
+        records, shape = _records(args, stream, name, waiting)
+        if shape == "text":
+            for line in records:
+                out.write(line)
+                out.write("\n")
+        elif args.json:
             import json
 
             dumps = json.JSONEncoder(separators=(",", ":")).encode
             write = out.write
             for rec in records:
+                if args.summary and rec.kind != "summary":
+                    continue
                 write(dumps(rec.to_json()))
                 write("\n")
         else:
-            from espmon.conversation.render import TextRenderer
-
-            color = args.color == "always" or (args.color == "auto" and out.isatty() and not os.environ.get("NO_COLOR"))
-            encoding = (getattr(out, "encoding", None) or "").lower()
-            renderer = TextRenderer(color=color, unicode="utf" in encoding)
-            write = out.write
-            started = not args.summary  # the story alone starts with its first line, not a gap
-            for rec in records:
-                for line in renderer.render(rec):
-                    if not started and not line.strip():
-                        continue
-                    started = True
-                    write(line)
-                    write("\n")
-            for line in renderer.flush():
-                write(line)
-                write("\n")
+            _render(args, records, out)
         out.flush()
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
     return 0
+
+
+def _regular_file(stream: BinaryIO) -> bool:
+    import stat
+
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _render(args: argparse.Namespace, records: Iterator, out) -> None:
+    from espmon.conversation.render import TextRenderer
+
+    color = args.color == "always" or (args.color == "auto" and out.isatty() and not os.environ.get("NO_COLOR"))
+    encoding = (getattr(out, "encoding", None) or "").lower()
+    renderer = TextRenderer(color=color, unicode="utf" in encoding)
+    write = out.write
+    started = not args.summary  # the story alone starts with its first line, not a gap
+    for rec in records:
+        if args.summary and rec.kind != "summary":
+            continue
+        for line in renderer.render(rec):
+            if not started and not line.strip():
+                continue
+            started = True
+            write(line)
+            write("\n")
+    for line in renderer.flush():
+        write(line)
+        write("\n")

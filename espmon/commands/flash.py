@@ -78,7 +78,8 @@ class LineReport:
             self._bar = False
 
 
-def _port(args: argparse.Namespace) -> str:
+def chosen_port(args: argparse.Namespace) -> str:
+    """PORT or -p PORT (not both, unless the same), else $ESPPORT or a guess."""
     from espmon.port.identity import guess_port
 
     if args.port and args.port_option and args.port != args.port_option:
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     encrypted = [(f.offset, data) for f, (_, data) in zip(flash_set.files, pairs) if f.encrypted]
     plain = [(f.offset, data) for f, (_, data) in zip(flash_set.files, pairs) if not f.encrypted]
     report = LineReport(sys.stderr if args.monitor else sys.stdout)
-    session = Session(_port(args), 115200)
+    session = Session(chosen_port(args), 115200)
     session.open()
     try:
         started = time.monotonic()

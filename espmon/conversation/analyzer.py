@@ -198,9 +198,11 @@ class Analyzer:
         return [rec]
 
 
-def analyze_lines(chunks: Iterable[str]) -> Iterator[Record]:
-    """The whole pipeline, streaming: text chunks (any split) -> records, summary last."""
-    parser = TraceParser()
+def analyze_lines(chunks: Iterable[str], parser: Any = None) -> Iterator[Record]:
+    """The whole pipeline, streaming: text chunks (any split) -> records, summary last.
+    ``parser``: what turns the text into trace events (a ``TraceParser`` unless given; a
+    capture's is ``parsers.capture_trace.CaptureTraceParser``)."""
+    parser = TraceParser() if parser is None else parser
     frames = FrameAssembler()
     analyzer = Analyzer()
     for chunk in chunks:

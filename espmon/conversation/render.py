@@ -246,7 +246,9 @@ class TextRenderer:
         rows: list[tuple[str, str]] = []
         versions = s.get("esptool_versions")
         tool = f"esptool {s['esptool']}" if s.get("esptool") else "esptool"
-        if s.get("format"):
+        if s.get("format") == "capture":
+            tool += ", an espmon capture (every byte on the wire, timed)"
+        elif s.get("format"):
             tool += f", trace format {s['format']}" + (f" (esptool {versions})" if versions else "")
         rows.append(("trace", tool))
         if s.get("chip"):

@@ -133,20 +133,9 @@ class Loader:
 
     # -- connecting -----------------------------------------------------------------
     def connect(self) -> ESPLoader:
+        """Connect, start the stub, change the baud, attach the flash: ready for any job."""
         opts = self.options
-        before = opts.before.replace("_", "-")
-        if before == "default-reset" and not _has_fd(self.port) and not str(self.port.port).startswith("rfc2217:"):
-            # esptool's tight reset needs a tty's ioctl; on other URLs it fails once per
-            # attempt (~1.3 s lost). espmon's own line reset is esptool's classic one.
-            with contextlib.suppress(LineControlError, serial.SerialException, OSError):
-                bootloader_reset(self.port, usb_jtag=self.usb_jtag)
-            before = "no-reset"
-        with _failure("connecting to the chip", self.evidence):
-            esp = cmds.detect_chip(self.proxy, ROM_BAUD, before, connect_attempts=opts.connect_attempts)
-        self.esp = esp
-        if opts.chip != "auto" and esp.CHIP_NAME.lower().replace("-", "") != opts.chip:
-            raise FlashError("connecting to the chip",
-                             f"this chip is {esp.CHIP_NAME}, not {opts.chip} (--chip {opts.chip})")
+        esp = self.detect()
         with _failure("starting the stub flasher" if opts.stub else "connecting to the chip", self.evidence):
             if opts.stub:
                 esp = self.esp = cmds.run_stub(esp)
@@ -156,6 +145,24 @@ class Loader:
                 except NotImplementedInROMError:
                     self.report.message("warning", f"{esp.CHIP_NAME}'s ROM cannot change baud: staying at {ROM_BAUD}")
             cmds.attach_flash(esp)
+        return esp
+
+    def detect(self) -> ESPLoader:
+        """Reset into the ROM loader and connect: the chip as esptool's ``detect_chip`` finds it."""
+        opts = self.options
+        before = opts.before.replace("_", "-")
+        if before == "default-reset" and not _has_fd(self.port) and not str(self.port.port).startswith("rfc2217:"):
+            # esptool's tight reset needs a tty's ioctl; on other URLs it fails once per
+            # attempt (~1.3 s lost). espmon's own line reset is esptool's classic one.
+            with contextlib.suppress(LineControlError, serial.SerialException, OSError):
+                bootloader_reset(self.proxy, usb_jtag=self.usb_jtag)  # through the proxy: a capture sees it
+            before = "no-reset"
+        with _failure("connecting to the chip", self.evidence):
+            esp = cmds.detect_chip(self.proxy, ROM_BAUD, before, connect_attempts=opts.connect_attempts)
+        self.esp = esp
+        if opts.chip != "auto" and esp.CHIP_NAME.lower().replace("-", "") != opts.chip:
+            raise FlashError("connecting to the chip",
+                             f"this chip is {esp.CHIP_NAME}, not {opts.chip} (--chip {opts.chip})")
         return esp
 
     # -- esptool's commands ---------------------------------------------------------

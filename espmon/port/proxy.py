@@ -12,7 +12,8 @@ The tap sees what crossed the wire, in order, with one clock:
 
 - ``tap.data(direction, data, t)``: ``"rx"`` for bytes read from the chip, ``"tx"`` for
   bytes written to it (as the port accepted them);
-- ``tap.change(kind, value, t)``: ``baud``, ``dtr``, ``rts``, ``break``, ``open``, ``close``.
+- ``tap.change(kind, value, t)``: ``baud``, ``dtr``, ``rts``, ``break``, ``open``, ``close``, ``purge``
+  (input thrown away unread).
 
 No tap means no work beyond one attribute check per call. Thread: the borrower's; a tap that
 writes a file does it on that thread (so a capture is in order by construction).
@@ -87,6 +88,13 @@ class PortProxy:
 
     def setRTS(self, value: bool = True) -> None:
         self.rts = value
+
+    def reset_input_buffer(self) -> None:
+        # what was waiting is thrown away unread: the capture must know (a flasher's purge)
+        self._port.reset_input_buffer()
+        self._change("purge", None)
+
+    flushInput = reset_input_buffer  # pyserial 2 spelling, still used by esptool
 
     def send_break(self, duration: float = 0.25) -> None:
         self._change("break", duration)
