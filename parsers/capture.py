@@ -7,14 +7,15 @@ first is the header. The schema (extend it, never rename a field)::
 
     {"kind": "header", "format": "espmon-capture", "version": 1, "port": str, "baud": int,
      "started": ISO-8601 str, "by": str, "argv": [str, ...]}
-    {"kind": "data", "t": s, "dir": "tx"|"rx", "offset": n, "hex": str}
+    {"kind": "data", "t": s, "dir": "tx"|"rx", "offset": n, "hex": str, "discarded": true (optional)}
     {"kind": "line", "t": s, "name": "baud"|"dtr"|"rts"|"break", "value": int|bool|float}
     {"kind": "port", "t": s, "event": "open"|"close"|"vanish"|"purge"}
     {"kind": "mode", "t": s, "mode": "loader"|"monitor"}
     {"kind": "message", "t": s, "level": "info"|"note"|"warning"|"error", "text": str}
     {"kind": "end", "t": s, "tx": n, "rx": n, "reason": str}
 
-``t`` counts seconds from the start of the capture; ``tx`` is host to chip. A capture
+``t`` counts seconds from the start of the capture; ``tx`` is host to chip. ``discarded``
+marks bytes the chip sent that the host threw away unread (its purge of the input). A capture
 without its ``end`` record was cut short (a killed process, a full disk).
 
 :class:`CaptureParser` takes text in any chunking and never raises on bad input: a line
@@ -67,6 +68,7 @@ class CaptureData:
     direction: str  # "tx" (host to chip) or "rx"
     offset: int
     data: bytes
+    discarded: bool = False  # the host purged them unread
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +253,7 @@ class CaptureParser:
                 lost = "missing" if offset > expected else "repeated"
                 out.append(CaptureWarning(line, f"{direction} offset {offset:,}, expected {expected:,}: "
                                                 f"{abs(offset - expected):,} bytes {lost}"))
-            out.append(CaptureData(line, t, direction, offset, data))
+            out.append(CaptureData(line, t, direction, offset, data, rec.get("discarded") is True))
             return out
         if kind == "line":
             name = _text(rec, "name")

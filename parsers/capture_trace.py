@@ -35,9 +35,12 @@ from parsers.trace_events import (
     TraceWarning,
 )
 
-__all__ = ["CaptureTraceParser", "DEVICE_PREFIX"]
+__all__ = ["CaptureTraceParser", "DEVICE_PREFIX", "HOST_CLOSED"]
 
 DEVICE_PREFIX = "device: "  # the chip's own output, as a text line of the decode
+# A flasher behind the capture proxy prints its words elsewhere; on the wire, the end of
+# its session is that it closed the port (after resetting the chip, for --after hard-reset).
+HOST_CLOSED = "the host closed the port"
 _TEXT_LIMIT = 4096  # a device "line" with no newline is cut here
 
 
@@ -50,6 +53,8 @@ class CaptureTraceParser:
         self.end_record: CaptureEnd | None = None
         self._host = SlipDecoder()
         self._talking = False  # the host has sent a frame since the last reset/purge/open
+        self._spoke = False  # the host has sent a frame since the port was opened
+        self._reset_after = False  # DTR/RTS moved since the host's last frame
         self._loader = True  # no mode record: the whole capture is a loader session
         self._text = bytearray()  # chip output outside the loader conversation, up to its newline
         self._text_line = 0
@@ -96,11 +101,16 @@ class CaptureTraceParser:
         elif isinstance(ev, CaptureLine):
             if ev.name in ("dtr", "rts"):
                 self._talking = False  # a reset: what the chip prints next is its boot output
+                self._reset_after = self._spoke
             elif ev.name == "baud":
                 out.append(TraceMessage(ev.line, ev.t, f"port baud rate set to {ev.value}"))
         elif isinstance(ev, CapturePort):
             if ev.event in ("purge", "open"):
                 self._talking = False
+            elif ev.event == "close" and self._spoke:
+                how = " after resetting the chip" if self._reset_after else ""
+                out.append(TraceMessage(ev.line, ev.t, f"{HOST_CLOSED}{how}"))
+                self._spoke = self._reset_after = False
             elif ev.event == "vanish":
                 out.append(TraceMessage(ev.line, ev.t, "the port vanished (USB re-enumeration or unplugged)"))
         elif isinstance(ev, CaptureMode):
@@ -120,7 +130,8 @@ class CaptureTraceParser:
     def _sent(self, ev: CaptureData, out: list[TraceEvent]) -> None:
         for frame in self._host.feed(ev.data):
             if isinstance(frame, SlipFrame):
-                self._talking = True
+                self._talking = self._spoke = True
+                self._reset_after = False
                 self._flush_text(out, final=True)
                 payload = frame.payload
                 if len(payload) >= 8:

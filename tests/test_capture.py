@@ -84,3 +84,45 @@ def test_a_capture_decodes_to_the_frames_the_board_recorded(tmp_path, capfd, ima
     assert records[-1]["kind"] == "summary" and records[-1]["outcome"] == "ok"
     sent = [r for r in records if r["kind"] == "command" or (r["kind"] == "frame" and r.get("from") == "host")]
     assert len(sent) == len(board_in)
+
+
+def _served(tmp_path: Path, name: str):
+    import subprocess
+
+    record = tmp_path / f"{name}.board.jsonl"
+    out = tmp_path / f"{name}.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "espmon", "capture", f"sim://esp32?name=serve-{name}&record={record}",
+                             "--serve", "127.0.0.1:0", "-o", str(out), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    line = proc.stderr.readline()
+    assert "serving" in line, line + proc.stderr.read()
+    url = line.split(" on ", 1)[1].split()[0].rstrip(":")
+    return proc, url, record, out
+
+
+def test_the_serve_proxy_records_the_real_esptool_cli_with_its_default_reset(tmp_path):
+    """esptool as a separate process, stock pyserial, over RFC 2217 through the proxy; the
+    capture holds exactly the frames the board recorded."""
+    import signal
+    import subprocess
+
+    proc, url, record, out = _served(tmp_path, "cli")
+    try:
+        done = subprocess.run([sys.executable, "-m", "esptool", "--port", url, "chip-id"], capture_output=True,
+                              text=True, timeout=120, stdin=subprocess.DEVNULL)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Hard resetting via RTS pin" in done.stdout
+    finally:
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert "outcome   ok" in stdout
+    board_in, board_out = board_frames(record)
+    host, chip, _ = frames_of(out.read_text(), CaptureTraceParser())
+    assert host == board_in and board_in
+    assert chip == board_out
+    kinds = [json.loads(line)["kind"] for line in out.read_text().splitlines()]
+    assert kinds[0] == "header" and kinds[-1] == "end"
+    lines = [json.loads(line) for line in out.read_text().splitlines() if '"kind":"line"' in line]
+    assert {"dtr", "rts"} <= {rec["name"] for rec in lines}  # esptool's reset passed through

@@ -36,6 +36,7 @@ class CaptureWriter:
         self.counts = {"tx": 0, "rx": 0}
         self._lock = threading.Lock()
         self._closed = False
+        self._lines: dict[str, Any] = {}  # the last value of each line setting recorded
         self._dumps = json.JSONEncoder(separators=(",", ":")).encode
         self._write({"kind": "header", "format": FORMAT, "version": VERSION, "port": port, "baud": baud,
                      "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "by": by,
@@ -68,14 +69,23 @@ class CaptureWriter:
 
     # -- the Tap protocol ---------------------------------------------------------------
     def data(self, direction: str, data: bytes, t: float | None = None) -> None:
+        discarded = direction == "rx-discarded"
+        if discarded:
+            direction = "rx"
         offset = self.counts[direction]
         self.counts[direction] = offset + len(data)
-        self._write({"kind": "data", "t": self._t(t), "dir": direction, "offset": offset, "hex": data.hex()})
+        record = {"kind": "data", "t": self._t(t), "dir": direction, "offset": offset, "hex": data.hex()}
+        if discarded:
+            record["discarded"] = True  # the host's purge threw these away unread
+        self._write(record)
 
     def change(self, kind: str, value: Any, t: float | None = None) -> None:
         if kind in _LINES:
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
+            if kind != "break" and self._lines.get(kind, object()) == value:
+                return  # set again to what it was (pyserial's RFC 2217 client re-sends every setting)
+            self._lines[kind] = value
             self._write({"kind": "line", "t": self._t(t), "name": kind, "value": value})
         elif kind in _PORT:
             self._write({"kind": "port", "t": self._t(t), "event": kind})

@@ -79,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
         writer.close("esptool exited" if code == 0 else f"esptool exit code {code}")
         live.end()
     if writer.failed is not None:
-        raise UserError(f"{args.output}: the capture is incomplete: writing failed after "
-                        f"{writer.counts['tx'] + writer.counts['rx']:,} bytes ({writer.failed.strerror or writer.failed})")
+        total = writer.counts["tx"] + writer.counts["rx"]
+        raise UserError(f"{args.output}: the capture is incomplete: writing failed after {total:,} bytes "
+                        f"({writer.failed.strerror or writer.failed})")
     print(f"--- capture written to {args.output} ({writer.counts['tx']:,} bytes sent, {writer.counts['rx']:,} "
           f"received); decode it with: espmon decode {args.output}", file=sys.stderr)
     return code
@@ -121,6 +122,8 @@ def _serve(args: argparse.Namespace, port_name: str, writer) -> int:
           f"esptool --port {server.url} chip-id; Ctrl+C ends the capture", file=sys.stderr, flush=True)
     try:
         server.serve_forever()
+    except KeyboardInterrupt:
+        pass  # Ctrl+C is how a served capture ends
     finally:
         server.stop()
     return 0

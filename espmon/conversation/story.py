@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from espmon.conversation.outcome import CLOSING, outcome
 from espmon.diagnose.advice import advice_for
+from parsers.capture_trace import HOST_CLOSED
 from parsers.chips import (
     CHIP_DETECT_MAGIC_REG,
     UART_DATE_REG_V1,
@@ -353,7 +354,11 @@ class Story:
             self.truncated = True
 
     def message(self, line: int, message: str) -> None:
-        """Other trace messages: retries are counted from the resent commands themselves."""
+        """Other trace messages: retries are counted from the resent commands themselves.
+        A capture's "the host closed the port" ends a session whose last request was
+        answered, as esptool's closing line does."""
+        if message.startswith(HOST_CLOSED) and not (self.awaiting is not None and self.wait_reply):
+            self.closed = self.done = True
 
     def text(self, line: int, text: str) -> None:
         if text.startswith("Traceback (most recent call last)"):

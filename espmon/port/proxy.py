@@ -11,7 +11,8 @@ marks the proxy closed; ``open()`` reopens the real port only if it really is cl
 The tap sees what crossed the wire, in order, with one clock:
 
 - ``tap.data(direction, data, t)``: ``"rx"`` for bytes read from the chip, ``"tx"`` for
-  bytes written to it (as the port accepted them);
+  bytes written to it (reported as the write starts), ``"rx-discarded"`` for bytes the chip
+  sent that the borrower threw away unread (its purge);
 - ``tap.change(kind, value, t)``: ``baud``, ``dtr``, ``rts``, ``break``, ``open``, ``close``, ``purge``
   (input thrown away unread).
 
@@ -56,12 +57,11 @@ class PortProxy:
         return data
 
     def write(self, data: bytes) -> int | None:
-        n = self._port.write(data)
-        if self._tap is not None:
-            sent = data if n is None else data[:n]
-            if sent:
-                self._tap.data("tx", bytes(sent), self._clock())
-        return n
+        # Reported before the write: a chip may answer before write() returns (a fast
+        # board, another thread reading), and its reply must come after the request.
+        if self._tap is not None and data:
+            self._tap.data("tx", bytes(data), self._clock())
+        return self._port.write(data)
 
     # -- the life cycle: the lender owns it ----------------------------------------------
     def close(self) -> None:
@@ -90,7 +90,16 @@ class PortProxy:
         self.rts = value
 
     def reset_input_buffer(self) -> None:
-        # what was waiting is thrown away unread: the capture must know (a flasher's purge)
+        # What was waiting is thrown away unread. The chip did send it: a tap gets it first
+        # (as "rx-discarded"), so a capture holds everything the chip said.
+        if self._tap is not None:
+            try:
+                waiting = self._port.in_waiting
+                data = self._port.read(waiting) if waiting else b""
+            except Exception:  # noqa: BLE001 - the purge itself must still happen
+                data = b""
+            if data:
+                self._tap.data("rx-discarded", bytes(data), self._clock())
         self._port.reset_input_buffer()
         self._change("purge", None)
 
