@@ -119,6 +119,7 @@ class CaptureWarning:
 CaptureEvent = (CaptureHeader | CaptureData | CaptureLine | CapturePort | CaptureMode | CaptureMessage | CaptureEnd
                 | CaptureWarning)
 
+_KINDS = frozenset({"data", "line", "port", "mode", "message", "end"})
 _LINE_NAMES = frozenset({"baud", "dtr", "rts", "break"})
 _PORT_EVENTS = frozenset({"open", "close", "vanish", "purge"})
 
@@ -214,11 +215,12 @@ class CaptureParser:
                 out.append(CaptureWarning(line, "the capture has no header record; reading on"))
             if self.ended:
                 return [CaptureWarning(line, "a record after the end record; ignored")]
+            if kind not in _KINDS:
+                raise _Bad(f"unknown record kind {json.dumps(kind)[:30]} (known: {', '.join(sorted(_KINDS))})")
             t = _number(rec, "t")
             if t < self._t:
-                out.append(CaptureWarning(line, f"time goes backwards ({t:.6f} s after {self._t:.6f} s); "
-                                                "the record is read at the earlier time"))
-                t = self._t
+                # said once per jump: the records after it are read on the new clock
+                out.append(CaptureWarning(line, f"time goes backwards ({t:.6f} s after {self._t:.6f} s)"))
             self._t = t
             out += self._record(kind, rec, line, t)
         except _Bad as exc:

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from espmon import cli
-from espmon.commands.decode import read_text_chunks
 from parsers.capture_trace import CaptureTraceParser
 from parsers.trace import TraceParser
 from parsers.trace_frames import CHIP, HOST, Frame, FrameAssembler
@@ -126,3 +125,156 @@ def test_the_serve_proxy_records_the_real_esptool_cli_with_its_default_reset(tmp
     assert kinds[0] == "header" and kinds[-1] == "end"
     lines = [json.loads(line) for line in out.read_text().splitlines() if '"kind":"line"' in line]
     assert {"dtr", "rts"} <= {rec["name"] for rec in lines}  # esptool's reset passed through
+
+
+@pytest.fixture(scope="module")
+def chip_id_capture(tmp_path_factory) -> Path:
+    """A real capture of `esptool chip-id`, made once for the tests below."""
+    import subprocess
+
+    path = tmp_path_factory.mktemp("cap") / "chip-id.jsonl"
+    subprocess.run([sys.executable, "-m", "espmon", "capture", "sim://esp32?name=cap-fixture", "-o", str(path),
+                    "--quiet", "--", "chip-id"], check=True, capture_output=True, stdin=subprocess.DEVNULL)
+    return path
+
+
+def _decode(capfd, path: Path, *extra: str) -> tuple[int, str, str]:
+    code = cli.main(["decode", str(path), *extra])
+    out, err = capfd.readouterr()
+    return code, out, err
+
+
+def test_bad_records_are_named_by_line_and_the_rest_still_decodes(tmp_path, capfd, chip_id_capture):
+    lines = chip_id_capture.read_text().splitlines()
+    data_at = [i for i, line in enumerate(lines) if '"kind":"data"' in line]
+    bad = list(lines)
+    bad.insert(data_at[3], '{"kind":"data","t":0.3,"dir":"rx","off')  # a torn line
+    bad.insert(data_at[5], '{"kind":"teleport","t":0.4}')  # a kind from the future
+    bad.insert(data_at[7], '{"kind":"line","t":0.0001,"name":"dtr","value":true}')  # time going backwards
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(bad) + "\n")
+    code, out, err = _decode(capfd, path)
+    assert code == 0 and "Traceback" not in err
+    assert f"line {data_at[3] + 1}" in out or f"{data_at[3] + 1} " in out
+    warnings = [line for line in out.splitlines() if "not a JSON object" in line or "unknown record kind" in line
+                or "time goes backwards" in line]
+    assert len(warnings) == 3, out
+    assert "READ_REG" in out and "MAC" in out  # everything around them is decoded
+    code, out, _ = _decode(capfd, path, "--json")
+    assert sum(json.loads(line)["kind"] == "warning" for line in out.splitlines()) >= 3
+
+
+def test_a_capture_cut_short_says_so(tmp_path, capfd, chip_id_capture):
+    text = chip_id_capture.read_text()
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text(text[: len(text) // 2])  # a killed process: mid-line, no end record
+    code, out, err = _decode(capfd, cut)
+    assert code == 0 and "Traceback" not in err
+    assert "cut short" in out
+    assert "outcome   ok" not in out
+
+
+def test_every_truncation_of_a_capture_decodes_without_raising(chip_id_capture):
+    from espmon.conversation.analyzer import analyze_lines
+
+    text = chip_id_capture.read_text()
+    for cut in range(0, len(text), max(1, len(text) // 400)):
+        records = list(analyze_lines([text[:cut]], CaptureTraceParser()))
+        summary = records[-1].to_json()
+        assert summary["kind"] == "summary"
+        if cut < len(text) - 200:
+            assert summary["outcome"] != "ok", cut
+
+
+def test_trace_text_of_a_file_that_is_not_a_capture_is_one_line(tmp_path, capfd):
+    path = tmp_path / "x.json"
+    path.write_text('{"name": "not a capture"}\n')
+    code, out, err = _decode(capfd, path, "--trace-text")
+    assert code != 0 and "Traceback" not in err
+    assert err.count("\n") == 1 and str(path) in err and "espmon capture" in err
+
+
+def test_live_decode_prints_each_packet_before_the_next_line_arrives(tmp_path):
+    """`esptool --trace ... | espmon decode -`, fed line by line through a real pipe: once the
+    line that completes a request is written (an inline Write), that request's packet line
+    comes out before the next input line is written."""
+    import re
+    import selectors
+    import subprocess
+
+    sample = Path(__file__).resolve().parent.parent / "samples" / "traces" / "4.7.0" / "chip-id.trace.txt"
+    lines = sample.read_text().splitlines(keepends=True)
+    proc = subprocess.Popen([sys.executable, "-m", "espmon", "decode", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    pending = b""
+    checked = 0
+    header = None
+    try:
+        for number, line in enumerate(lines, 1):
+            if " command op=" in line:
+                header = number
+            proc.stdin.write(line.encode())
+            proc.stdin.flush()
+            if header is None or not re.search(r"Write \d+ bytes: [0-9a-f]+$", line.rstrip()):
+                continue
+            want = re.compile(rb"^\s*%d\s.*(\xe2\x86\x92|->)" % header, re.M)  # the arrow, UTF-8 or ASCII
+            while not want.search(pending):
+                assert sel.select(timeout=30), f"input line {number} written; packet of line {header} not shown"
+                chunk = proc.stdout.read1(65536)
+                assert chunk, "decode ended early"
+                pending += chunk
+            pending = b""
+            checked += 1
+            if checked == 6:
+                break
+    finally:
+        proc.stdin.close()
+        proc.stdout.read()
+        proc.wait(timeout=20)
+    assert checked == 6
+
+
+def test_follow_reads_a_capture_as_it_grows_and_stops_at_its_end(tmp_path, chip_id_capture):
+    import selectors
+    import subprocess
+
+    lines = chip_id_capture.read_text().splitlines(keepends=True)
+    growing = tmp_path / "growing.jsonl"
+    growing.write_text("".join(lines[:20]))
+    proc = subprocess.Popen([sys.executable, "-m", "espmon", "decode", "--follow", str(growing)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    seen = b""
+    while b"SYNC" not in seen:  # what is there is decoded before the file is complete
+        assert sel.select(timeout=30), seen
+        seen += proc.stdout.read1(65536)
+    with growing.open("a") as f:
+        f.write("".join(lines[20:]))
+    out, err = proc.communicate(timeout=30)  # the end record ends the follow
+    assert proc.returncode == 0, err
+    assert b"outcome   ok" in seen + out
+
+
+def test_follow_of_a_trace_ends_on_ctrl_c_with_the_story(tmp_path):
+    import selectors
+    import signal
+    import subprocess
+
+    sample = Path(__file__).resolve().parent.parent / "samples" / "traces" / "5.6.0" / "chip-id.trace.txt"
+    path = tmp_path / "t.txt"
+    path.write_text(sample.read_text())
+    proc = subprocess.Popen([sys.executable, "-m", "espmon", "decode", "--follow", str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    seen = b""
+    while b"READ_REG" not in seen:
+        assert sel.select(timeout=30), seen
+        seen += proc.stdout.read1(65536)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert b"Traceback" not in err
+    assert b"Session" in out and b"outcome" in out

@@ -147,21 +147,24 @@ class _Follow:
     capture's end record."""
 
     def __init__(self, sleep: Callable[[float], None] | None = None, interval: float = 0.2) -> None:
+        import signal
+        import threading
         import time
 
         self.sleep = sleep or time.sleep
         self.interval = interval
         self.done = False
+        if threading.current_thread() is threading.main_thread():
+            # Ctrl+C ends the follow where it is, and the story is still printed
+            signal.signal(signal.SIGINT, self._interrupted)
+
+    def _interrupted(self, signum: int, frame: object) -> None:
+        self.done = True
 
     def __call__(self) -> bool:
-        if self.done:
-            return False
-        try:
+        if not self.done:
             self.sleep(self.interval)
-        except KeyboardInterrupt:
-            self.done = True
-            return False
-        return True
+        return not self.done
 
     def watch(self, chunks: Iterator[str]) -> Iterator[str]:
         for chunk in chunks:
