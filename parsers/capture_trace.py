@@ -12,6 +12,8 @@ text lines instead of "Invalid head of packet" strays.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from parsers.capture import (
     CaptureData,
     CaptureEnd,
@@ -47,8 +49,9 @@ _TEXT_LIMIT = 4096  # a device "line" with no newline is cut here
 class CaptureTraceParser:
     """Capture text in (any chunking), trace events out; the interface of ``TraceParser``."""
 
-    def __init__(self) -> None:
+    def __init__(self, device: Callable[[int, float, bytes], None] | None = None) -> None:
         self.capture = CaptureParser()
+        self.device = device  # given: the chip's own output goes there as bytes (line, t, data), not as text
         self.header: CaptureHeader | None = None
         self.end_record: CaptureEnd | None = None
         self._host = SlipDecoder()
@@ -146,6 +149,9 @@ class CaptureTraceParser:
 
     # -- the chip's own output ---------------------------------------------------------
     def _chip_text(self, ev: CaptureData, out: list[TraceEvent]) -> None:
+        if self.device is not None:
+            self.device(ev.line, ev.t, ev.data)
+            return
         if not self._text:
             self._text_line = ev.line
         self._text += ev.data

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 import esptool
@@ -68,8 +69,10 @@ def run_esptool(port: Any, argv: list[str], report: Report, *, tap: Tap | None =
                                                 connect_attempts=opts.connect_attempts), tap=tap, usb_jtag=usb_jtag)
     hide = () if _has_fd(port) else ('Pre-connection option "no-reset"', "Failed to get VID/PID")
     with routed_to(report, hide):
+        argv0 = sys.argv[0] if sys.argv else ""
         try:
             esp = loader.detect()
+            sys.argv[:1] = ["esptool"]  # click names the program in its usage text
             esptool.main(rest, esp=esp)
         except FlashError as exc:
             report.message("error", f"A fatal error occurred: {exc.words}")
@@ -78,7 +81,11 @@ def run_esptool(port: Any, argv: list[str], report: Report, *, tap: Tap | None =
             report.message("error", f"A fatal error occurred: {' '.join(str(exc).split())}")
             return 2
         except SystemExit as exc:  # click: a usage error (its message is printed already)
-            return exc.code if isinstance(exc.code, int) else 2
+            code = exc.code if isinstance(exc.code, int) else 2
+            if code:
+                report.message("error", "esptool rejected its command line (its usage error is above)")
+            return code
         finally:
+            sys.argv[:1] = [argv0]
             loader.finish("no-reset-stub")  # esptool did its --after reset; put the settings back
     return 0
