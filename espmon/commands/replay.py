@@ -32,7 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _items(args: argparse.Namespace):
     from espmon.capture.replay import timeline
     from espmon.commands.decode import _open, read_text_chunks
-
     from parsers.capture import looks_like_capture
 
     stream, name = _open(args.file)
