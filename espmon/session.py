@@ -76,6 +76,8 @@ class Session:
         self.dtr = False
         self.rts = False
         self.on_data: Callable[[bytes, float], None] = lambda data, t: None
+        # a capture's tap (espmon.port.proxy.Tap) or None: every byte both ways, every line change
+        self.tap: Any = None
         self.on_event: Callable[[str, str], None] = lambda kind, text: None
         # bytes handed over but not processed yet; above MAX_BACKLOG the reader waits, so a
         # consumer slower than the port (a fast socket) leaves the data in the OS buffers
@@ -140,11 +142,12 @@ class Session:
         self._control.put(lambda: self._write(data))
 
     def reset(self) -> None:
-        self._control.put(lambda: self._lines("reset", lambda: hard_reset(self.port)))
+        self._control.put(lambda: self._lines("reset", lambda: hard_reset(self._lined())))
 
     def bootloader(self) -> None:
         self._control.put(
-            lambda: self._lines("reset into the bootloader", lambda: bootloader_reset(self.port, usb_jtag=self.usb_jtag))
+            lambda: self._lines("reset into the bootloader",
+                                lambda: bootloader_reset(self._lined(), usb_jtag=self.usb_jtag))
         )
 
     def set_dtr(self, value: bool) -> None:
@@ -154,12 +157,12 @@ class Session:
         self._control.put(lambda: self._lines(f"RTS {'on' if value else 'off'}", lambda: self._set(rts=value)))
 
     def send_break(self) -> None:
-        self._control.put(lambda: self._lines("BREAK sent", lambda: self.port.send_break(0.25)))
+        self._control.put(lambda: self._lines("BREAK sent", lambda: self._lined().send_break(0.25)))
 
     def set_baud(self, baud: int) -> None:
         def change() -> None:
             try:
-                self.port.baudrate = baud
+                self._lined().baudrate = baud
             except (ValueError, *_port_errors()) as exc:
                 self.on_event("error", f"cannot set {baud} baud: {exc}")
                 return
@@ -172,8 +175,17 @@ class Session:
         """Run fn on the control thread, after the writes and resets queued before it."""
         self._control.put(fn)
 
+    def _lined(self) -> Any:
+        """The port for a line change: through a recording proxy while a capture is on."""
+        tap = self.tap
+        if tap is None:
+            return self.port
+        from espmon.port.proxy import PortProxy
+
+        return PortProxy(self.port, tap)
+
     def _set(self, *, dtr: bool | None = None, rts: bool | None = None) -> None:
-        set_lines(self.port, dtr=dtr, rts=rts)
+        set_lines(self._lined(), dtr=dtr, rts=rts)
         if dtr is not None:
             self.dtr = dtr
         if rts is not None:
@@ -184,6 +196,9 @@ class Session:
             self.on_event("error", f"not sent ({len(data)} bytes): the port is disconnected")
             return
         try:
+            tap = self.tap
+            if tap is not None:
+                tap.data("tx", data, time.monotonic())
             self.port.write(data)
             self.tx_bytes += len(data)
         except _port_errors() as exc:
@@ -330,6 +345,9 @@ class Session:
                 log = self.log
                 if log is not None:
                     log.write_raw(data)  # before anything else looks at it
+                tap = self.tap
+                if tap is not None:
+                    tap.data("rx", data, time.monotonic())
                 self.rx_bytes += len(data)
                 self.on_data(data, time.time())
                 # a slow stream (two small reads in a row, as a UART at 115200 gives): let a

@@ -35,3 +35,44 @@ def test_flash_twice_then_the_app_only_in_the_console(tmux, tmp_path):
         assert wait_for(lambda: echoed.search(text.read_text(errors="replace")), 10), text.read_text()[-2000:]
     assert count("Hash of data verified") >= 3 + 3 + 1  # two full sets, then the app alone
     assert "Traceback" not in tmux.stderr(), tmux.stderr()
+
+
+def test_capture_and_trace_in_the_console_hold_the_boot_log_and_the_loader(tmux, tmp_path):
+    """`:capture on`, `:trace on`, `:flash`, `:capture off`: the capture decodes to the
+    loader's packets with the chip's boot output around them, and the trace showed the
+    packets inline while the flash ran."""
+    import json
+    import subprocess
+    import sys
+
+    capture = tmp_path / "console.jsonl"
+    log = tmp_path / "c.log"
+    text = tmp_path / "c.log.txt"
+    tmux.start(["sim://esp32?heartbeat=0", "--project", str(ROOT / "samples" / "project" / "esp32"), "--monitor",
+                "--log", str(log)], command="flash")
+    tmux.wait_screen("demo: hello from espmon-demo", 30)
+
+    def count(what: str) -> int:
+        return text.read_text(errors="replace").count(what) if text.exists() else 0
+
+    tmux.keys(f":capture on {capture}", "Enter")
+    assert wait_for(lambda: count("capture on") == 1, 10)
+    tmux.keys(":trace on", "Enter")
+    boots, done = count("hello from espmon-demo"), count("the chip was reset on the same port")
+    tmux.keys(":flash-app", "Enter")
+    assert wait_for(lambda: count("the chip was reset on the same port") > done, 30), text.read_text()[-3000:]
+    assert wait_for(lambda: count("hello from espmon-demo") > boots, 20)
+    tmux.keys(":capture off", "Enter")
+    assert wait_for(lambda: count("capture off") == 1, 10), text.read_text()[-2000:]
+    log_text = text.read_text(errors="replace")
+    assert "FLASH_DEFL_DATA" in log_text  # the trace showed the loader's packets inline
+    tmux.exit_cleanly()
+    done = subprocess.run([sys.executable, "-m", "espmon", "decode", str(capture), "--json"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    ops = [r["op"] for r in records if r["kind"] == "command"]
+    assert "FLASH_DEFL_DATA" in ops and "SYNC" in ops
+    device = [r["text"] for r in records if r["kind"] == "text" and r["text"].startswith("device: ")]
+    assert any("hello from espmon-demo" in line for line in device)  # the new boot, after the flash
+    assert records[-1]["outcome"] == "ok"

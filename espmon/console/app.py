@@ -68,6 +68,7 @@ class Console:
         self.help_scroll = 0  # first row of the help shown
         self.flash_set: Any = None  # what ':flash' writes with no files (espmon flash --monitor's set)
         self.flash_jobs: Any = None  # espmon.flash.jobs.FlashJobs, made on the first loader command
+        self.capture: Any = None  # espmon.capture.writer.CaptureWriter while `:capture on`
         self.status_message: tuple[str, bool, float] = ("", False, 0.0)
         self.output_window: Any = None
         self.input_window: Any = None
@@ -115,6 +116,10 @@ class Console:
             # while the loop still runs: a reader thread calling call_soon_threadsafe on a
             # closed loop died with "RuntimeError: Event loop is closed" on exit
             self._stop_threads()
+            if self.capture is not None:
+                from espmon.console.capture_actions import stop_capture
+
+                stop_capture(self, "the console exited")
 
     def _started(self) -> None:
         self._loop = asyncio.get_running_loop()

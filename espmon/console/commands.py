@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from espmon.console import actions as A
+from espmon.console import capture_actions as C
 from espmon.console import flash_actions as F
 
 __all__ = ["Command", "COMMANDS", "BY_NAME", "lookup"]
@@ -83,6 +84,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("chip", (), "chip type, features, MAC (esptool chip-id)", F.cmd_chip, group="loader"),
     Command("mac", (), "the chip's MAC (esptool read-mac)", F.cmd_mac, group="loader"),
     Command("flash-id", (), "flash maker, device, size (esptool flash-id)", F.cmd_flash_id, group="loader"),
+    Command("capture", (), "record every byte on the port: on [FILE] | off", C.cmd_capture, arg="on [FILE]|off",
+            group="loader"),
+    Command("trace", (), "show the loader's packets while it runs: on | off", C.cmd_trace, arg="on|off",
+            group="loader"),
     Command("info", ("MENU c-n",), "port and line states", A.cmd_info, group="console"),
     Command("command", ("MENU :",), "type a :command", A.cmd_command_line, group="console"),
 )

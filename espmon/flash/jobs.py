@@ -16,6 +16,7 @@ from espmon.errors import UserError
 from espmon.flash.engine import FlashError, Loader, LoaderOptions, loader_on
 from espmon.flash.esptool_log import Report
 from espmon.flash.flash_set import FlashSet
+from espmon.port.proxy import TeeTap
 
 __all__ = ["FlashJobs"]
 
@@ -28,6 +29,7 @@ class FlashJobs:
         self.options = options
         self.before_reset = before_reset  # marks the new boot in the monitor before its bytes come
         self.flash_set: FlashSet | None = None  # the last set written: ':flash' with no files
+        self.tap: Any = None  # sees the loader's traffic (`:trace on`); the session's capture sees it too
         self._thread: threading.Thread | None = None
 
     @property
@@ -64,11 +66,18 @@ class FlashJobs:
     def _run(self, title: str, job: Callable[[Loader], None], reset: bool) -> None:
         self.report.message("note", f"{title}: the monitor hands the port to the loader")
         try:
+            taps = [t for t in (self.tap, getattr(self.session, "tap", None)) if t is not None]
+            tap = TeeTap(*taps) if len(taps) > 1 else (taps[0] if taps else None)
+            report = _Recorded(self.report, tap) if tap is not None else self.report
             with self.session.hold() as port:
                 self.before_reset()
-                with loader_on(port, self.report, self.options, usb_jtag=self.session.usb_jtag,
-                               after="hard-reset" if reset else "no-reset") as loader:
-                    job(loader)
+                _mode(tap, "loader")
+                try:
+                    with loader_on(port, report, self.options, usb_jtag=self.session.usb_jtag,
+                                   after="hard-reset" if reset else "no-reset", tap=tap) as loader:
+                        job(loader)
+                finally:
+                    _mode(tap, "monitor")
         except FlashError as exc:
             self.report.message("error", str(exc))
             for line in exc.advice_lines():
@@ -78,3 +87,27 @@ class FlashJobs:
             self.report.message("error", str(exc))
             return
         self.report.message("note", f"{title}: done; the chip was reset on the same port")
+
+
+def _mode(tap: Any, mode: str) -> None:
+    """Tell a capture who holds the port (its decoder reads loader traffic as frames)."""
+    mark = getattr(tap, "mode", None)
+    if mark is not None:
+        mark(mode)
+
+
+class _Recorded:
+    """A job's report that also puts esptool's words into the capture."""
+
+    def __init__(self, report: Report, tap: Any) -> None:
+        self.report = report
+        self.tap = tap
+
+    def message(self, level: str, text: str) -> None:
+        record = getattr(self.tap, "message", None)
+        if record is not None:
+            record(level, text)
+        self.report.message(level, text)
+
+    def progress(self, done: int, total: int, what: str) -> None:
+        self.report.progress(done, total, what)

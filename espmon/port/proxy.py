@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-__all__ = ["PortProxy", "Tap"]
+__all__ = ["PortProxy", "Tap", "TeeTap"]
 
 # Writes to these names are settings of the line: forwarded, and reported to the tap.
 _LINE_SETTINGS = {"baudrate": "baud", "dtr": "dtr", "rts": "rts", "break_condition": "break"}
@@ -124,3 +124,29 @@ class PortProxy:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._port, name)
+
+
+class TeeTap:
+    """Several taps as one (a capture file and the console's inline trace); ``None`` s are
+    skipped. ``message``/``mode`` reach the taps that have them."""
+
+    def __init__(self, *taps: Any) -> None:
+        self.taps = [tap for tap in taps if tap is not None]
+
+    def data(self, direction: str, data: bytes, t: float) -> None:
+        for tap in self.taps:
+            tap.data(direction, data, t)
+
+    def change(self, kind: str, value: Any, t: float) -> None:
+        for tap in self.taps:
+            tap.change(kind, value, t)
+
+    def message(self, level: str, text: str) -> None:
+        for tap in self.taps:
+            if hasattr(tap, "message"):
+                tap.message(level, text)
+
+    def mode(self, mode: str) -> None:
+        for tap in self.taps:
+            if hasattr(tap, "mode"):
+                tap.mode(mode)
