@@ -52,16 +52,18 @@ def _check_output(path: str) -> None:
     """Fail before the input is read when the picture could not be written anyway."""
     from espmon.plot.figure import FORMATS
 
+    if os.path.isdir(path):
+        raise UserError(f"{path}: is a directory, expected OUT.png or OUT.svg")
     ext = os.path.splitext(path)[1].lower().lstrip(".")
     if ext not in FORMATS:
         raise UserError(f"{path}: unknown picture format '.{ext}', expected .png or .svg" if ext else
                         f"{path}: no extension, expected OUT.png or OUT.svg")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise UserError(f"{path}: cannot write: no such directory {folder}")
-    if os.path.isdir(path) or not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        raise UserError(f"{path}: cannot write: permission denied" if not os.path.isdir(path)
-                        else f"{path}: is a directory, expected OUT.png or OUT.svg")
+        what = "not a directory" if os.path.exists(folder) else "no such directory"
+        raise UserError(f"{path}: cannot write: {what}: {folder}")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise UserError(f"{path}: cannot write: permission denied")
 
 
 def _lines(chunks: Iterator[str]) -> Iterator[str]:
@@ -129,11 +131,13 @@ def _device_log(chunks: Iterator[str], head: str, name: str):
         lines += 1
         events = feed(line)
         if events:
-            hits += 1
+            hits += _covered(events)
             collect(events)
         elif not line.strip():
             blank += 1
-    collect(parser.end())
+    events = parser.end()
+    hits += _covered(events)
+    collect(events)
     data = collector.data
     data.lines, data.event_lines = lines, hits
     if data.chip is None and parser.chip is not None:
@@ -143,6 +147,13 @@ def _device_log(chunks: Iterator[str], head: str, name: str):
             what = f"only {hits} of its {lines - blank} lines are what a chip prints"
         raise UserError(f"{name}: nothing to plot: {what}; expected an esptool --trace dump or a device log")
     return data
+
+
+def _covered(events: list) -> int:
+    """Lines the events stand for: one, or the whole dump of a panic (reported at its end)."""
+    if not events:
+        return 0
+    return max(1, *(getattr(e, "end_line", 0) - e.line + 1 for e in events))
 
 
 def _kinds(asked: list[str] | None, source: str, data) -> list[str]:

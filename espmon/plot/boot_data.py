@@ -96,7 +96,7 @@ class BootData:
     boots: list[Boot] = field(default_factory=list)
     chip: str | None = None
     lines: int = 0  # lines read
-    event_lines: int = 0  # lines that held at least one device event
+    event_lines: int = 0  # lines the device events stand for (a panic: its whole dump)
 
     @property
     def points(self) -> int:

@@ -81,7 +81,7 @@ def draw_timeline(ax: Any, data: TraceData) -> None:
     timeouts = [e for e in data.exchanges if e.status == TIMEOUT]
     if timeouts:
         ax.scatter([e.end - t0 for e in timeouts], [y[e.op] for e in timeouts], marker="x", s=30,
-                   color="black", zorder=3, label=f"timeout ({len(timeouts)})", gid="timeout")
+                   color="black", zorder=3, label=f"timeout ({len(timeouts)})", gid="timeout-mark")
     if data.invalid:
         ax.scatter([m.t - t0 for m in data.invalid], [y[INVALID_ROW]] * len(data.invalid), marker="X", s=60,
                    color=COLORS[ERROR], zorder=3, label=f"invalid bytes from the chip ({len(data.invalid)})",
