@@ -33,6 +33,12 @@ def _by_gid(ax, gid: str) -> list:
     return [a for a in [*ax.patches, *ax.collections, *ax.lines] if a.get_gid() == gid]
 
 
+def _boxes(ax, gid: str) -> list:
+    """(the collection, its rectangles) of one kind of bar (timeline bars are one collection per kind)."""
+    found = [c for c in ax.collections if c.get_gid() == gid]
+    return found[0] if found else None
+
+
 def _points(ax, gid: str) -> int:
     return sum(len(c.get_offsets()) for c in ax.collections if c.get_gid() == gid)
 
@@ -48,11 +54,12 @@ def test_timeline_of_a_write_session():
     assert "time" in ax.get_xlabel() and "(s)" in ax.get_xlabel() and ax.get_ylabel() == "request"
     assert "ESP32" in fig.get_suptitle() and WRITE.name in fig.get_suptitle() and "5.6.0" in fig.get_suptitle()
     assert _ticks(ax) == data.ops() and "FLASH_DEFL_DATA" in _ticks(ax)
-    bars = [p for p in ax.patches if p.get_gid() in ("ok", "error", "timeout", "no reply", "sent")]
-    assert len(bars) == len(data.exchanges) == data.summary["commands"]
-    errors = _by_gid(ax, "error")  # esptool 5.6 asks an ESP32 for GET_SECURITY_INFO, twice; it is refused
-    assert len(errors) == 2 and all(p.get_facecolor() == RED for p in errors)
-    assert {round(p.get_y() + p.get_height() / 2) for p in errors} == {_ticks(ax).index("GET_SECURITY_INFO")}
+    bars = [_boxes(ax, k) for k in ("ok", "error", "timeout", "no reply", "sent")]
+    assert sum(len(b.get_paths()) for b in bars if b) == len(data.exchanges) == data.summary["commands"]
+    errors = _boxes(ax, "error")  # esptool 5.6 asks an ESP32 for GET_SECURITY_INFO, twice; it is refused
+    assert len(errors.get_paths()) == 2 and tuple(errors.get_facecolor()[0]) == RED
+    rows = {round(path.vertices[:, 1].mean()) for path in errors.get_paths()}
+    assert rows == {_ticks(ax).index("GET_SECURITY_INFO")}
     assert _points(ax, "retry") == 1 and _points(ax, "timeout-mark") == 0
     assert ax.get_legend() is not None and any("error reply" in t.get_text() for t in ax.get_legend().get_texts())
 
@@ -62,9 +69,10 @@ def test_timeline_marks_every_timeout_and_retry():
     (ax,) = trace_figure(data, ["timeline"], name).axes
     assert _ticks(ax) == ["SYNC"]
     assert _points(ax, "timeout-mark") == 35 and _points(ax, "retry") == 34
-    bars = _by_gid(ax, "timeout")  # each wait, from the request to the timeout, in grey
-    assert len(bars) == 35 and all(p.get_facecolor() == to_rgba("tab:gray") for p in bars)
-    assert all(p.get_width() >= 0.09 for p in bars)  # SYNC's 0.1 s timeout
+    bars = _boxes(ax, "timeout")  # each wait, from the request to the timeout, in grey
+    assert len(bars.get_paths()) == 35 and tuple(bars.get_facecolor()[0]) == to_rgba("tab:gray")
+    widths = [p.vertices[:, 0].max() - p.vertices[:, 0].min() for p in bars.get_paths()]
+    assert all(w >= 0.09 for w in widths)  # SYNC's 0.1 s timeout
 
 
 def test_timeline_shows_invalid_bytes_in_red():
@@ -120,7 +128,10 @@ def test_boot_timeline_of_a_boot_loop():
     ticks = _ticks(ax)
     assert ticks[0] == CRASH_ROW and ticks[1] == "boot" and "demo" in ticks
     assert ticks.index("boot.esp32") < ticks.index("cpu_start")  # bootloader tags first
-    assert len(_by_gid(ax, "reset")) == 4  # three rst: lines and a last ROM banner whose rst: line is cut
+    (resets,) = _by_gid(ax, "reset")  # three rst: lines and a last ROM banner whose rst: line is cut
+    assert len(resets.get_segments()) == 4
+    assert {c.get_gid() for c in ax.collections} >= {"stage-ROM", "stage-bootloader", "stage-app"}
+    assert len(_boxes(ax, "stage-app").get_paths()) == 3  # the fourth boot is cut before its bootloader
     (crashes,) = _by_gid(ax, "crash")
     assert len(crashes.get_offsets()) == 3 and tuple(crashes.get_facecolor()[0]) == RED
     assert sum("StoreProhibited" in t.get_text() for t in ax.texts) == 3

@@ -45,12 +45,15 @@ def layout(data: BootData) -> list[tuple[float, float]]:
 
 
 def draw_boot(ax: Any, data: BootData) -> None:
+    from matplotlib.collections import PolyCollection
+
     tags = data.tags()
     rows = [CRASH_ROW, *tags]
     y = {name: i for i, name in enumerate(rows)}
     spans = layout(data)
     by_level: dict[str, tuple[list[float], list[int]]] = {}
-    shaded: set[str] = set()
+    stage_boxes: dict[str, list[tuple[float, float]]] = {}
+    reset_x: dict[str, list[float]] = {"reset": [], "log-start": []}
     crash_x: list[float] = []
     crash_labels: list[tuple[float, str]] = []
     for k, (boot, (left, width)) in enumerate(zip(data.boots, spans)):
@@ -66,10 +69,8 @@ def draw_boot(ax: Any, data: BootData) -> None:
         starts = [(s, t) for s, t in starts if t is not None]
         for (stage, t), nxt in zip(starts, [*(t for _, t in starts[1:]), boot.origin_ms + width]):
             if nxt > t:
-                ax.axvspan(x0 + t, x0 + nxt, color=STAGE_COLORS[stage], alpha=0.18, lw=0,
-                           label=None if stage in shaded else f"stage: {stage}")
-                shaded.add(stage)
-        ax.axvline(left, color="black", linestyle="--", linewidth=0.9, gid="reset" if boot.seen_start else "log-start")
+                stage_boxes.setdefault(stage, []).append((x0 + t, x0 + nxt))
+        reset_x["reset" if boot.seen_start else "log-start"].append(left)
         if k < _MAX_LABELS:
             name = boot.reset or ("restart (rst: line cut)" if boot.banner else "log starts")
             if boot.download:
@@ -80,7 +81,18 @@ def draw_boot(ax: Any, data: BootData) -> None:
             cx = x0 + crash.ms if crash.ms is not None else left
             crash_x.append(cx)
             crash_labels.append((cx, f"{crash.label} (line {crash.line})"))
-            ax.axvline(cx, color=CRASH_COLOR, linewidth=0.8, alpha=0.6)
+    # one collection per kind of mark: a log with thousands of boots still draws in seconds
+    across = ax.get_xaxis_transform()  # x in data, y from the bottom (0) to the top (1) of the axes
+    for stage in ("ROM", "bootloader", "app"):
+        if stage in stage_boxes:
+            boxes = [[(a, 0), (b, 0), (b, 1), (a, 1)] for a, b in stage_boxes[stage]]
+            ax.add_collection(PolyCollection(boxes, facecolors=STAGE_COLORS[stage], alpha=0.18, edgecolors="none",
+                                             transform=across, label=f"stage: {stage}", gid=f"stage-{stage}"))
+    for gid, xs in reset_x.items():
+        if xs:
+            ax.vlines(xs, 0, 1, transform=across, colors="black", linestyles="--", linewidth=0.9, gid=gid)
+    if crash_x:
+        ax.vlines(crash_x, 0, 1, transform=across, colors=CRASH_COLOR, linewidth=0.8, alpha=0.6)
     for level in ("I", "W", "E", "D", "V"):
         if level in by_level:
             xs, ys = by_level[level]
