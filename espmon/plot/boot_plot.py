@@ -27,7 +27,9 @@ def missing(data: BootData) -> str | None:
     if data.points:
         return None
     resets = [b.line for b in data.boots if b.reset]
-    seen = f" ({len(resets)} resets, at lines {', '.join(map(str, resets[:5]))})" if resets else ""
+    at = ", ".join(map(str, resets[:5])) + (", ..." if len(resets) > 5 else "")
+    seen = (f" ({len(resets)} reset{'s' * (len(resets) > 1)}, at line{'s' * (len(resets) > 1)} {at})"
+            if resets else "")
     return ("the device log has no ESP-IDF log timestamps (`I (1234) tag: ...`)" + seen
             + ": --kind boot needs them")
 
