@@ -96,10 +96,14 @@ def test_latency_per_request():
     assert tuple(errors.get_facecolor()[0]) == RED and len(errors.get_offsets()) == 2
 
 
+PACED = ROOT / "samples" / "plots" / "write-flash-paced.trace.txt"
+
+
 @pytest.mark.parametrize("sample, op, blocks", [
     ("5.6.0/write-flash-baud", "FLASH_DEFL_DATA", 3),
     ("2.8/write-flash-no-stub", "FLASH_DATA", 1),
     ("5.6.0/read-flash", "READ_FLASH", 2),
+    ("../plots/write-flash-paced", "FLASH_DATA", 16),
 ])
 def test_throughput_of_data_blocks(sample, op, blocks):
     data, name = _trace(TRACES / f"{sample}.trace.txt")
@@ -109,6 +113,18 @@ def test_throughput_of_data_blocks(sample, op, blocks):
     assert len(ys) == blocks and all(y > 0 for y in ys)
     assert "kB/s" in ax.get_ylabel() and "(s)" in ax.get_xlabel() and "kB" in total.get_ylabel()
     assert any(t.get_text().endswith("blocks") or "blocks" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_throughput_of_a_paced_write_is_the_wire_rate():
+    data, name = _trace(PACED)
+    (ax, _) = trace_figure(data, ["throughput"], name).axes
+    (line,) = [ln for ln in ax.lines if ln.get_gid() == "FLASH_DATA"]
+    rates = list(line.get_ydata())
+    # 1,024 payload bytes in 1,057 SLIP bytes at 115200 baud, 10 bits a byte: ~11 kB/s
+    assert len(rates) == 16 and all(9 < r < 11.6 for r in rates)
+    assert not [c for c in ax.collections if c.get_gid() == "FLASH_DATA-short"]  # every block took > 1 ms
+    (regions,) = [c for c in ax.collections if c.get_gid() == "regions"]
+    assert len(regions.get_segments()) == 1
 
 
 def test_all_kinds_in_one_figure():

@@ -197,7 +197,10 @@ def draw_throughput(ax: Any, data: TraceData) -> None:
     if bauds and any(op in WRITE_OPS or op == "READ_FLASH" for op in series):
         ax.axhline(bauds[-1] / 10 / 1000, color="tab:red", linestyle="-.", linewidth=0.8,
                    label=f"{bauds[-1]} baud: {bauds[-1] / 10 / 1000:.1f} kB/s on the wire")
-    ax.set_ylim(bottom=0)
+    top = max(p[1] for pts in series.values() for p in pts)
+    if bauds:
+        top = max(top, bauds[-1] / 10 / 1000)
+    ax.set_ylim(0, top * 1.15)  # the points of a steady write sit on one line: keep them off the frame
     total_ax.set_ylim(bottom=0)
     ax.set_xlabel("time since the first request (s)")
     ax.set_ylabel("throughput (kB/s, payload per block)")
