@@ -164,6 +164,14 @@ def test_boot_timeline_of_a_log_cut_after_the_reset():
     assert _points(ax, "crash") == 1 and any("task watchdog" in t.get_text() for t in ax.texts)
 
 
+def test_arduino_log_rows_are_files_and_the_silent_boot_is_not_called_rom():
+    _, data, name = load(str(LOGS / "esp32_brownout_arduino.txt"))
+    (ax,) = boot_figure(data, name).axes
+    assert _ticks(ax) == [CRASH_ROW, "main.cpp"]  # [    25][I][main.cpp:38]: the row is the file
+    assert _boxes(ax, "stage-pre") is not None and _boxes(ax, "stage-ROM") is None
+    assert any(t.get_text().startswith("brownout") for t in ax.texts)
+
+
 def test_what_a_trace_cannot_show_is_said():
     data, _ = _trace(TRACES / "4.7.0" / "fault-dead-tx.trace.txt")
     assert "35 timeouts" in missing("latency", data)
@@ -195,6 +203,9 @@ def test_command_writes_png_and_svg(tmp_path):
     out = plot(str(LOGS / "sim_esp32c6_boot.txt"), "-o", str(svg))
     assert out.returncode == 0, out.stderr
     assert b"<svg" in svg.read_bytes()[:1000] and "boot of" in out.stdout
+    piped = subprocess.run([sys.executable, "-m", "espmon", "plot", "-", "-o", str(png)], capture_output=True,
+                           text=True, timeout=120, input=WRITE.read_text())
+    assert piped.returncode == 0 and "timeline of <stdin>" in piped.stdout, piped.stderr
 
 
 def _error(out: subprocess.CompletedProcess) -> str:

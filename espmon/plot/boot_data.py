@@ -20,6 +20,7 @@ __all__ = ["LogPoint", "Crash", "Boot", "BootData", "BootCollector", "STAGES"]
 
 STAGES = ("ROM", "bootloader", "app")
 _BOOTLOADER_TAGS = ("boot", "esp_image", "qio_mode", "flash_encrypt", "secure_boot", "bootloader_flash")
+_SOURCE_LINE = re.compile(r":\d+$")
 _TIME = re.compile(r"(?:(\d+):(\d+):)?(\d+)(?:\.(\d+))?$")  # 1234, or 12:34:56.789 (system time)
 
 # Events that end a boot, and how the mark is labelled. A Panic is the whole dump of a
@@ -157,10 +158,13 @@ class BootCollector:
         if ms is None:
             return
         boot = self._current(e.line)
-        if not self._app and not (e.tag in _BOOTLOADER_TAGS or e.tag.startswith("boot.")):
+        tag = e.tag
+        if e.framework != "esp-idf":  # Arduino's main.cpp:38, ESPHome's sensor:093: one row per file
+            tag = _SOURCE_LINE.sub("", tag)
+        if not self._app and not (tag in _BOOTLOADER_TAGS or tag.startswith("boot.")):
             self._app = True
             boot.app_line = e.line
-        boot.points.append(LogPoint(ms, e.tag, e.level, "app" if self._app else "bootloader", e.line))
+        boot.points.append(LogPoint(ms, tag, e.level, "app" if self._app else "bootloader", e.line))
 
     def _reset(self, e: Any) -> None:
         boot = self._boot

@@ -19,7 +19,8 @@ CRASH_ROW = "crash / boot error"
 CRASH_COLOR = "tab:red"
 LEVEL_COLORS = {"E": "tab:red", "W": "goldenrod", "I": "tab:green", "D": "tab:gray", "V": "silver"}
 LEVEL_NAMES = {"E": "error", "W": "warning", "I": "info", "D": "debug", "V": "verbose"}
-STAGE_COLORS = {"ROM": "0.85", "bootloader": "tab:cyan", "app": "tab:olive"}
+PRE_LOG = "ROM and bootloader (no log)"
+STAGE_COLORS = {"ROM": "0.85", PRE_LOG: "0.85", "bootloader": "tab:cyan", "app": "tab:olive"}
 _MAX_LABELS = 12  # crash and reset labels drawn before they would only overlap
 
 
@@ -67,7 +68,9 @@ def draw_boot(ax: Any, data: BootData) -> None:
         # stages: the ROM until the first log time, then the bootloader, then the app
         first = boot.first_ms("bootloader")
         app = boot.first_ms("app")
-        starts = [("ROM", 0.0 if boot.seen_start else None), ("bootloader", first), ("app", app)]
+        # without bootloader lines (a silent bootloader, Arduino) the first span is more than the ROM
+        pre = "ROM" if first is not None else PRE_LOG
+        starts = [(pre, 0.0 if boot.seen_start else None), ("bootloader", first), ("app", app)]
         starts = [(s, t) for s, t in starts if t is not None]
         for (stage, t), nxt in zip(starts, [*(t for _, t in starts[1:]), boot.origin_ms + width]):
             if nxt > t:
@@ -85,11 +88,12 @@ def draw_boot(ax: Any, data: BootData) -> None:
             crash_labels.append((cx, f"{crash.label} (line {crash.line})"))
     # one collection per kind of mark: a log with thousands of boots still draws in seconds
     across = ax.get_xaxis_transform()  # x in data, y from the bottom (0) to the top (1) of the axes
-    for stage in ("ROM", "bootloader", "app"):
+    for stage in ("ROM", PRE_LOG, "bootloader", "app"):
         if stage in stage_boxes:
             boxes = [[(a, 0), (b, 0), (b, 1), (a, 1)] for a, b in stage_boxes[stage]]
+            gid = "stage-pre" if stage == PRE_LOG else f"stage-{stage}"
             ax.add_collection(PolyCollection(boxes, facecolors=STAGE_COLORS[stage], alpha=0.18, edgecolors="none",
-                                             transform=across, label=f"stage: {stage}", gid=f"stage-{stage}"))
+                                             transform=across, label=f"stage: {stage}", gid=gid))
     for gid, xs in reset_x.items():
         if xs:
             ax.vlines(xs, 0, 1, transform=across, colors="black", linestyles="--", linewidth=0.9, gid=gid)
