@@ -278,3 +278,11 @@ def test_follow_of_a_trace_ends_on_ctrl_c_with_the_story(tmp_path):
     out, err = proc.communicate(timeout=30)
     assert b"Traceback" not in err
     assert b"Session" in out and b"outcome" in out
+
+
+def test_a_capture_plots_as_a_trace_does(chip_id_capture):
+    from espmon.commands.plot import load
+
+    source, data, _ = load(str(chip_id_capture))
+    assert source == "trace"
+    assert len(data.exchanges) >= 20  # chip-id's requests, each a bar of the timeline

@@ -90,6 +90,10 @@ def load(path: str):
             raise UserError(str(exc).replace("the text esptool --trace prints",
                                              "an esptool --trace dump or a device log")) from None
         whole = _chain(head, chunks)
+        from parsers.capture import looks_like_capture
+
+        if looks_like_capture(head):  # an espmon capture: the same records as a trace, timed to the us
+            return "trace", _trace(whole, head, name, capture=True), name
         if _TRACE_LINE.search(head):
             return "trace", _trace(whole, head, name), name
         return "device-log", _device_log(whole, head, name), name
@@ -103,12 +107,17 @@ def _chain(head: str, chunks: Iterator[str]) -> Iterator[str]:
     yield from chunks
 
 
-def _trace(chunks: Iterator[str], head: str, name: str):
+def _trace(chunks: Iterator[str], head: str, name: str, capture: bool = False):
     from espmon.conversation.analyzer import analyze_lines
     from espmon.plot.trace_data import trace_data
     from parsers.text_kind import describe_text
 
-    data = trace_data(analyze_lines(chunks))
+    if capture:
+        from parsers.capture_trace import CaptureTraceParser
+
+        data = trace_data(analyze_lines(chunks, CaptureTraceParser()))
+    else:
+        data = trace_data(analyze_lines(chunks))
     if not data.exchanges and not data.invalid:
         raise UserError(f"{name}: nothing to plot: no esptool request in its TRACE lines "
                         f"({describe_text(head[:_SAMPLE])}); expected an esptool --trace dump or a device log")
