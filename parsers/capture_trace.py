@@ -156,6 +156,8 @@ class CaptureTraceParser:
             self._text_line = ev.line
         self._text += ev.data
         self._flush_text(out)
+        if self._text:
+            self._text_line = ev.line  # the unfinished line goes on in this record
 
     def _flush_text(self, out: list[TraceEvent], final: bool = False) -> None:
         buf = self._text
