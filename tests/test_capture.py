@@ -286,3 +286,60 @@ def test_a_capture_plots_as_a_trace_does(chip_id_capture):
     source, data, _ = load(str(chip_id_capture))
     assert source == "trace"
     assert len(data.exchanges) >= 20  # chip-id's requests, each a bar of the timeline
+
+
+def _espmon(*args: str):
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "espmon", *args], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+
+
+def test_a_full_disk_ends_the_capture_not_the_esptool_job(tmp_path):
+    done = _espmon("capture", "sim://esp32?firmware=demo&name=full-disk", "-o", "/dev/full", "--quiet", "--",
+                   "chip-id")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "outcome   ok" in done.stdout  # esptool's job went on; the live view saw all of it
+    errors = [line for line in done.stderr.splitlines() if line.startswith("espmon: error:")]
+    assert len(errors) == 1 and "/dev/full" in errors[0] and "incomplete" in errors[0]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["-o", "{tmp}/x.jsonl"], "nothing to capture"),
+    (["-o", "/nonexistent-dir/x.jsonl", "--", "chip-id"], "cannot write the capture"),
+    (["-o", "{tmp}/x.jsonl", "--", "--chip", "esp99", "chip-id"], "unknown chip"),
+    (["-o", "{tmp}/x.jsonl", "--serve", "127.0.0.1:notaport"], "expected HOST:PORT"),
+])
+def test_capture_usage_errors_are_one_line(tmp_path, args, words):
+    done = _espmon("capture", "sim://esp32?firmware=demo", *[a.format(tmp=tmp_path) for a in args])
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1 and words in done.stderr, done.stderr
+
+
+def test_a_failed_esptool_command_is_its_exit_code_and_the_guide_s_words(tmp_path):
+    done = _espmon("capture", "sim://esp32?firmware=demo&fault=dead-tx&name=cap-dead", "-o", str(tmp_path / "d.jsonl"),
+                   "--quiet", "--", "--connect-attempts", "1", "chip-id")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "No serial data received" in done.stdout and "outcome   FAILED" in done.stdout
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("ESPMON_LONG_TESTS"),
+                    reason="about 2 minutes (stock pyserial over RFC 2217); set ESPMON_LONG_TESTS=1")
+def test_the_serve_proxy_records_four_esptool_cli_runs_exactly(tmp_path, image):
+    """write-flash (no stub, stub), read-flash, erase-flash: four clients one after another."""
+    import signal
+    import subprocess
+
+    proc, url, record, out = _served(tmp_path, "four")
+    try:
+        for args in (["--no-stub", "write-flash", "0x10000", str(image)], ["write-flash", "0x10000", str(image)],
+                     ["read-flash", "0", "0x10000", str(tmp_path / "r.bin")], ["erase-flash"]):
+            done = subprocess.run([sys.executable, "-m", "esptool", "--port", url, *args], capture_output=True,
+                                  text=True, timeout=300, stdin=subprocess.DEVNULL)
+            assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    board_in, board_out = board_frames(record)
+    host, chip, _ = frames_of(out.read_text(), CaptureTraceParser())
+    assert (host, chip) == (board_in, board_out)
