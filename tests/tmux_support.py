@@ -7,6 +7,7 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -35,8 +36,15 @@ class Tmux:
                  "echo EXIT=$?; sleep 600")
         env = dict(os.environ, TERM="xterm-256color")
         self.run("kill-session", "-t", "mon")  # a test may start the monitor again
-        subprocess.run(["tmux", "-L", self.socket, "new-session", "-d", "-x", str(width), "-y", str(height),
-                        "-s", "mon", shell], check=True, env=env)
+        for attempt in range(3):
+            # on a loaded machine a brand-new tmux server sometimes exits before the session
+            # is made ("server exited unexpectedly"): that is tmux, not espmon; try again
+            done = subprocess.run(["tmux", "-L", self.socket, "new-session", "-d", "-x", str(width), "-y",
+                                   str(height), "-s", "mon", shell], env=env, capture_output=True, text=True)
+            if done.returncode == 0:
+                return
+            time.sleep(0.2 * (attempt + 1))
+        raise AssertionError(f"tmux new-session failed: {done.stderr.strip()}")
 
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", "mon")
