@@ -122,3 +122,43 @@ class _FileReader:
             return os.read(self._fd, 65536)
         except BlockingIOError:
             return b""
+
+
+def _threads(pid: int) -> int:
+    import os
+
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def test_the_control_channel_bounds_its_connections_with_one_thread(sim_server):
+    from espmon.sim.control import MAX_CLIENTS
+
+    board = sim_server("esp32", record=False)
+    before = _threads(board.proc.pid)
+    socks = [socket.create_connection(board.control, timeout=5) for _ in range(200)]
+    try:
+        first = socks[0].makefile("rwb", buffering=0)
+        first.write(b"status\n")
+        assert b'"chip": "esp32"' in first.readline()  # served while 200 are connected
+        refused = socks[-1].makefile("rb").readline()
+        assert refused == f"error: too many control connections (at most {MAX_CLIENTS})\n".encode()
+        assert _threads(board.proc.pid) <= before + 1
+    finally:
+        for sock in socks:
+            sock.close()
+    assert board.status()["chip"] == "esp32"  # room again once they left
+
+
+def test_a_control_line_without_end_is_refused_not_buffered(sim_server):
+    from espmon.sim.control import MAX_LINE
+
+    board = sim_server("esp32", record=False)
+    with socket.create_connection(board.control, timeout=5) as sock:
+        stream = sock.makefile("rwb", buffering=0)
+        try:
+            for _ in range(1024):
+                sock.sendall(b"x" * 4096)
+        except OSError:
+            pass  # hung up on us mid-stream: the point
+        assert stream.readline() == f"error: line longer than {MAX_LINE} bytes\n".encode()
+    assert board.status()["chip"] == "esp32"
