@@ -103,13 +103,11 @@ def _flash_set(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from espmon.flash.engine import FlashError, LoaderOptions, loader_on
-    from espmon.port.opening import default_baud
+    from espmon.port.opening import check_baud, default_baud
     from espmon.session import Session
 
     flash_set = _flash_set(args)
-    baud = args.baud or default_baud(460800)
-    if baud <= 0:
-        raise UserError(f"--baud {baud}: a baud rate is a positive number (e.g. 460800)")
+    baud = check_baud(args.baud or default_baud(460800))
     chip = (args.chip or flash_set.chip or "auto").lower().replace("-", "")
     stub = not args.no_stub and flash_set.stub is not False
     options = LoaderOptions(chip=chip, stub=stub, baud=baud, before=flash_set.before or "default-reset")

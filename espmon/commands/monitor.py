@@ -51,7 +51,7 @@ def build_settings(args: argparse.Namespace):
     from espmon.monitor.print_filter import PrintFilter
     from espmon.monitor.settings import MonitorSettings
     from espmon.port.identity import guess_port
-    from espmon.port.opening import default_baud
+    from espmon.port.opening import check_baud, default_baud
 
     if args.print_filter:
         PrintFilter(args.print_filter)  # fail early with a one-line error
@@ -68,9 +68,14 @@ def build_settings(args: argparse.Namespace):
         codecs.lookup(args.encoding)  # b"".decode() does not look the codec up
     except LookupError:
         raise UserError(f"--encoding {args.encoding}: unknown encoding") from None
+    try:
+        b"text \xff".decode(args.encoding, "backslashreplace")  # as the engine decodes device text
+    except (LookupError, UnicodeError, TypeError, ValueError) as exc:  # idna, punycode, base64, rot13...
+        raise UserError(f"--encoding {args.encoding}: not usable for device text ({exc}); "
+                        "use a text encoding such as utf-8 or latin-1") from None
     return MonitorSettings(
         url=args.port or guess_port(),
-        baud=args.baud or default_baud(),
+        baud=check_baud(args.baud or default_baud()),
         elf=list(args.elf),
         reset=not args.no_reset and not os.environ.get("ESP_IDF_MONITOR_NO_RESET"),
         timestamps=args.timestamps,
@@ -94,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     settings = build_settings(args)
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not args.plain
     keymap = None
-    if interactive:
+    if interactive or settings.keys_file:  # a bad --keys file is an error even when piped
         from espmon.console.keys import load_keymap
 
         keymap = load_keymap(settings.keys_file)  # a bad key file fails before the port opens

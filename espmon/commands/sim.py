@@ -124,7 +124,11 @@ def run(args: argparse.Namespace) -> int:
         if args.control:
             from espmon.sim.control import ControlServer
 
-            control = ControlServer(board, *args.control)
+            try:
+                control = ControlServer(board, *args.control)
+            except OSError as exc:  # an unknown host name, a port in use
+                chost, cport = args.control
+                raise UserError(f"--control {chost}:{cport}: cannot listen there: {exc.strerror or exc}") from None
             control.serve_in_thread()
             servers.append(control)
             chost, cport = control.address
