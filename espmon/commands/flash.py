@@ -143,12 +143,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _monitor(session, args: argparse.Namespace, flash_set) -> int:
+    from espmon.commands.monitor import demo_elf
     from espmon.monitor.build import build_engine, open_log
     from espmon.monitor.plain import PlainMonitor
     from espmon.monitor.settings import MonitorSettings
 
     elf = list(args.elf) or ([str(flash_set.app_elf)] if flash_set.app_elf and flash_set.app_elf.is_file() else [])
     chip = flash_set.chip if flash_set.chip and flash_set.chip != "auto" else None
+    elf = demo_elf(elf, chip or (args.chip or "").lower().replace("-", "") or None, session.url)
     settings = MonitorSettings(url=session.url, baud=115200, elf=elf, reset=False, chip=chip,
                                print_filter=os.environ.get("ESP_IDF_MONITOR_PRINT_FILTER"))
     log = open_log(args.log)

@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     image = parser.add_mutually_exclusive_group()
     image.add_argument("--flash", metavar="FILE", help="preload a merged flash image at 0x0")
     image.add_argument("--firmware", metavar="PRESET",
-                       help="preload the sample firmware: 'demo' (samples/firmware/CHIP/merged.bin)")
+                       help="preload the sample firmware: 'demo' (shipped with espmon; its ELFs: --elf demo)")
     parser.add_argument("--flash-size", default="4MB", help="flash chip size (default 4MB)")
     parser.add_argument("--record", metavar="FILE", help="log every frame and byte as JSON Lines")
     parser.add_argument("--strap", choices=("latch", "rc"), default="latch",
