@@ -93,3 +93,23 @@ def test_elf_demo_needs_to_know_the_chip():
     proc = subprocess.run([sys.executable, "-m", "espmon", "monitor", "--elf", "demo", "/dev/ttyUSB-none"],
                           capture_output=True, text=True, cwd=ROOT, timeout=30, stdin=subprocess.DEVNULL)
     assert proc.returncode == 2 and "--elf demo: which chip's demo? give --chip CHIP" in proc.stderr, proc.stderr
+
+
+def test_flash_then_monitor_with_elf_demo_uses_the_detected_chip(sim_server):
+    """Over RFC 2217 the URL names no chip: the one esptool detected picks the demo ELFs."""
+    board = sim_server("esp32c3", "--fault", "panic", record=False)
+    image = ROOT / "samples" / "firmware" / "esp32c3" / "merged.bin"
+    proc = subprocess.Popen([sys.executable, "-m", "espmon", "flash", "--monitor", "--elf", "demo", board.url,
+                             "0x0", str(image)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, cwd=ROOT)
+    seen = b""
+    try:
+        for line in proc.stdout:
+            seen += line
+            if b"crash_here at src/app.c" in seen or b"error:" in seen:
+                break
+    finally:
+        proc.kill()
+        proc.wait(10)
+        proc.stdout.close()
+    assert b"crash_here at src/app.c" in seen, seen.decode("utf-8", "replace")[-2000:]

@@ -128,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
                 if args.verify:
                     loader.verify(pairs, flash_mode=flash_set.flash_mode, flash_size=flash_set.flash_size,
                                   flash_freq=flash_set.flash_freq)
+                detected = loader.chip_name.lower().replace("-", "")  # for --elf demo
         except FlashError as exc:
             for line in exc.advice_lines():
                 report.message("note", line)
@@ -137,12 +138,12 @@ def run(args: argparse.Namespace) -> int:
                                f"{time.monotonic() - started:.1f} s; the chip was reset on the same port")
         if not args.monitor:
             return 0
-        return _monitor(session, args, flash_set)
+        return _monitor(session, args, flash_set, detected)
     finally:
         session.stop()
 
 
-def _monitor(session, args: argparse.Namespace, flash_set) -> int:
+def _monitor(session, args: argparse.Namespace, flash_set, detected: str | None = None) -> int:
     from espmon.commands.monitor import demo_elf
     from espmon.monitor.build import build_engine, open_log
     from espmon.monitor.plain import PlainMonitor
@@ -150,7 +151,7 @@ def _monitor(session, args: argparse.Namespace, flash_set) -> int:
 
     elf = list(args.elf) or ([str(flash_set.app_elf)] if flash_set.app_elf and flash_set.app_elf.is_file() else [])
     chip = flash_set.chip if flash_set.chip and flash_set.chip != "auto" else None
-    elf = demo_elf(elf, chip or (args.chip or "").lower().replace("-", "") or None, session.url)
+    elf = demo_elf(elf, chip or (detected if detected != "?" else None), session.url)
     settings = MonitorSettings(url=session.url, baud=115200, elf=elf, reset=False, chip=chip,
                                print_filter=os.environ.get("ESP_IDF_MONITOR_PRINT_FILTER"))
     log = open_log(args.log)
