@@ -162,3 +162,27 @@ def test_a_control_line_without_end_is_refused_not_buffered(sim_server):
             pass  # hung up on us mid-stream: the point
         assert stream.readline() == f"error: line longer than {MAX_LINE} bytes\n".encode()
     assert board.status()["chip"] == "esp32"
+
+
+def test_when_the_control_channel_is_full_the_idlest_connection_makes_room(sim_port, monkeypatch):
+    from espmon.sim import control
+
+    monkeypatch.setattr(control, "IDLE_EVICT", 0.0)  # every connection counts as idle long enough
+    server = control.ControlServer(sim_port("esp32").board)
+    server.serve_in_thread()
+    try:
+        socks = [socket.create_connection(server.address, timeout=5) for _ in range(control.MAX_CLIENTS)]
+        first = socks[0].makefile("rwb", buffering=0)
+        first.write(b"help\n")
+        assert first.readline().startswith(b"commands:")  # served before the pile-up, so not the idlest
+        newcomer = socket.create_connection(server.address, timeout=5)
+        stream = newcomer.makefile("rwb", buffering=0)
+        stream.write(b"status\n")
+        assert b'"chip": "esp32"' in stream.readline()
+        evicted = socks[1].makefile("rb").readline()
+        assert evicted == b"error: closed after being idle, to make room for a new connection\n"
+        assert server.clients == control.MAX_CLIENTS
+        for sock in [*socks, newcomer]:
+            sock.close()
+    finally:
+        server.stop()

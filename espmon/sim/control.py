@@ -5,9 +5,10 @@ One command per line, one reply line each: ``reset download`` / ``reset flash`` 
 EN with GPIO0 low / high), ``status`` (a JSON object), ``help``.
 
 One thread serves every connection (a selector), with bounds a careless or hostile client
-cannot push: at most ``MAX_CLIENTS`` connections (the next one is told so and closed) and
-lines of at most ``MAX_LINE`` bytes (a longer one is answered with an error and its
-connection closed).
+cannot push: at most ``MAX_CLIENTS`` connections - when all are taken, the one idle for
+longest goes if it has been idle ``IDLE_EVICT`` seconds, else the newcomer is told so and
+closed (a pile of idle sockets cannot lock a script out for long) - and lines of at most
+``MAX_LINE`` bytes (a longer one is answered with an error and its connection closed).
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ import json
 import selectors
 import socket
 import threading
+import time
 
 from espmon.sim.board import Board
 
-__all__ = ["ControlServer", "HELP", "MAX_CLIENTS", "MAX_LINE"]
+__all__ = ["ControlServer", "HELP", "IDLE_EVICT", "MAX_CLIENTS", "MAX_LINE"]
 
 HELP = "commands: reset download | reset flash | status | help"
 MAX_CLIENTS = 16
 MAX_LINE = 1024
+IDLE_EVICT = 10.0  # seconds without a command before a connection may make room for a new one
 
 
 def handle_command(board: Board, line: str) -> str:
@@ -48,6 +51,7 @@ class ControlServer:
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._listener, selectors.EVENT_READ)
         self._buffers: dict[socket.socket, bytearray] = {}
+        self._active: dict[socket.socket, float] = {}  # when each connection last sent something
         self._stopping = False
         self._wake_r, self._wake_w = socket.socketpair()  # stop() wakes the selector
         self._selector.register(self._wake_r, selectors.EVENT_READ)
@@ -87,11 +91,16 @@ class ControlServer:
         except OSError:
             return  # reset before we took it, or out of descriptors for a moment
         if len(self._buffers) >= MAX_CLIENTS:
-            _send(conn, f"error: too many control connections (at most {MAX_CLIENTS})\n".encode())
-            conn.close()
-            return
+            idlest = min(self._active, key=self._active.__getitem__)
+            if time.monotonic() - self._active[idlest] < IDLE_EVICT:
+                _send(conn, f"error: too many control connections (at most {MAX_CLIENTS})\n".encode())
+                conn.close()
+                return
+            _send(idlest, b"error: closed after being idle, to make room for a new connection\n")
+            self._drop(idlest)
         conn.setblocking(False)
         self._buffers[conn] = bytearray()
+        self._active[conn] = time.monotonic()
         self._selector.register(conn, selectors.EVENT_READ)
 
     def _receive(self, conn: socket.socket) -> None:
@@ -104,6 +113,7 @@ class ControlServer:
         if not data:
             self._drop(conn)
             return
+        self._active[conn] = time.monotonic()
         buffer = self._buffers[conn]
         buffer += data
         while (end := buffer.find(b"\n")) >= 0:
@@ -123,6 +133,7 @@ class ControlServer:
 
     def _drop(self, conn: socket.socket) -> None:
         self._buffers.pop(conn, None)
+        self._active.pop(conn, None)
         try:
             self._selector.unregister(conn)
         except (KeyError, ValueError):
