@@ -70,7 +70,10 @@ def _chosen(argv: list[str]) -> Subcommand | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from espmon import stdio
+
     argv = sys.argv[1:] if argv is None else list(argv)
+    closed = stdio.fill_closed()
     parser, subparsers = _build_parser()
     cmd = _chosen(argv)
     module = None
@@ -95,14 +98,25 @@ def main(argv: list[str] | None = None) -> int:
     if module is None:
         parser.print_help()
         return 2
+    problem = stdio.closed_error(closed, argv)
+    if problem:
+        stdio.say(f"espmon: error: {problem}")
+        return 2
     try:
-        return int(module.run(args) or 0)
+        return stdio.finish(int(module.run(args) or 0))
     except UserError as exc:
-        print(f"espmon: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        stdio.say(f"espmon: error: {exc}")
+        return stdio.finish(exc.exit_code)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         # `espmon decode big.txt | head`: the reader went away; not an error.
-        sys.stderr.close()
+        stdio.silence_stdout()
         return 0
+    except OSError as exc:  # the output's disk is full or failing: say so in one line
+        message = stdio.write_error(exc)
+        if message is None:
+            raise
+        stdio.silence_stdout()
+        stdio.say(f"espmon: error: {message}")
+        return 1

@@ -137,3 +137,21 @@ def test_a_new_subnegotiation_starts_afresh():
     """IAC SB inside a subnegotiation drops what came before it, as pyserial does."""
     stream = b"\xff\xfa\x01\xff\xfa\x02\xff\xf0z\xff\xf0"  # and a stray IAC SE is ignored
     assert decode(stream, []) == reference(stream) == [TelnetEvent("sub", value=b"\x02"), b"z"]
+
+
+def test_a_subnegotiation_without_end_is_cut_off_however_it_is_sent():
+    """Plain bytes, doubled IACs (which grow the buffer one IAC pair at a time), any chunking."""
+    import pytest
+
+    from parsers.telnet import MAX_SUBNEGOTIATION, TelnetError
+
+    for body in (b"x" * (MAX_SUBNEGOTIATION + 1), b"\xff\xff" * (MAX_SUBNEGOTIATION + 1)):
+        for size in (1, 7, 4096, len(body)):
+            decoder = TelnetDecoder()
+            decoder.feed(b"data\xff\xfa\x2c")
+            with pytest.raises(TelnetError, match=f"longer than {MAX_SUBNEGOTIATION} bytes"):
+                for pos in range(0, len(body), size):
+                    decoder.feed(body[pos:pos + size])
+    decoder = TelnetDecoder()  # one just at the limit is fine
+    assert decoder.feed(b"\xff\xfa" + b"y" * MAX_SUBNEGOTIATION + b"\xff\xf0") == [
+        TelnetEvent("sub", value=b"y" * MAX_SUBNEGOTIATION)]

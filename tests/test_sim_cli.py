@@ -16,7 +16,7 @@ def test_help_lists_faults_and_the_control_commands():
                          text=True, cwd=ROOT, timeout=30).stdout
     for word in ("--rfc2217", "--pty", "--control", "--record", "--firmware", "no-autoreset", "dead-tx",
                  "dead-rx", "noise", "brownout", "dio-only", "no-bootloader", "panic", "usb-reenumerate",
-                 "reset download", "reset flash", "status"):
+                 "reset download", "reset flash", "status", "50 ms", "--pty"):
         assert word in out, word
 
 
@@ -62,3 +62,39 @@ def test_a_port_out_of_range_is_refused_by_the_parser():
                           capture_output=True, text=True, cwd=ROOT, timeout=30)
     assert proc.returncode == 2
     assert "port from 0 to 65535" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _hint(board) -> str:
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for line in board.log.read_text().splitlines():
+            if "esptool --port" in line:
+                return line
+        time.sleep(0.05)
+    raise AssertionError(f"no esptool hint on stderr: {board.log.read_text()}")
+
+
+def test_pty_prints_the_esptool_command_that_works_with_default_options(sim_server, run_esptool, tmp_path):
+    """Stock esptool and pyserial, esptool's default --before/--after, the command as printed."""
+    import shlex
+
+    board = sim_server("esp32c3", "--pty")
+    hint = _hint(board)
+    words = shlex.split(hint.split("espmon sim: ", 1)[1].split(" works", 1)[0])
+    assert words[:3] == ["esptool", "--port", board.url], hint
+    for _ in range(2):  # and again after esptool's hard reset, which a pty cannot carry
+        rc, out = run_esptool(*words[2:], fast=False)
+        assert rc == 0 and "ESP32-C3" in out, out
+    image = tmp_path / "app.bin"
+    image.write_bytes(bytes(range(256)) * 256)
+    rc, out = run_esptool(board.url, "write-flash", "0x10000", str(image), fast=False)
+    assert rc == 0 and "Hash of data verified." in out, out
+    board.reset("flash")  # the control channel boots what was written
+    assert board.status()["state"] in ("booting", "loop")
+
+
+def test_rfc2217_and_pty_in_flash_mode_say_what_esptool_needs(sim_server):
+    assert "about 9 s a command with stock pyserial" in _hint(sim_server("esp32"))
+    assert "--before no-reset chip-id" in _hint(sim_server("esp32", "--pty", "--start", "flash"))

@@ -104,13 +104,11 @@ def _flash_set(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from espmon.flash.engine import FlashError, LoaderOptions, loader_on
-    from espmon.port.opening import default_baud
+    from espmon.port.opening import check_baud, default_baud
     from espmon.session import Session
 
     flash_set = _flash_set(args)
-    baud = args.baud or default_baud(460800)
-    if baud <= 0:
-        raise UserError(f"--baud {baud}: a baud rate is a positive number (e.g. 460800)")
+    baud = check_baud(args.baud or default_baud(460800))
     chip = (args.chip or flash_set.chip or "auto").lower().replace("-", "")
     stub = not args.no_stub and flash_set.stub is not False
     options = LoaderOptions(chip=chip, stub=stub, baud=baud, before=flash_set.before or "default-reset")
@@ -131,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
                 if args.verify:
                     loader.verify(pairs, flash_mode=flash_set.flash_mode, flash_size=flash_set.flash_size,
                                   flash_freq=flash_set.flash_freq)
+                detected = loader.chip_name.lower().replace("-", "")  # for --elf demo
         except FlashError as exc:
             for line in exc.advice_lines():
                 report.message("note", line)
@@ -140,18 +139,20 @@ def run(args: argparse.Namespace) -> int:
                                f"{time.monotonic() - started:.1f} s; the chip was reset on the same port")
         if not args.monitor:
             return 0
-        return _monitor(session, args, flash_set)
+        return _monitor(session, args, flash_set, detected)
     finally:
         session.stop()
 
 
-def _monitor(session, args: argparse.Namespace, flash_set) -> int:
+def _monitor(session, args: argparse.Namespace, flash_set, detected: str | None = None) -> int:
+    from espmon.commands.monitor import demo_elf
     from espmon.monitor.build import build_engine, open_log
     from espmon.monitor.plain import PlainMonitor
     from espmon.monitor.settings import MonitorSettings
 
     elf = list(args.elf) or ([str(flash_set.app_elf)] if flash_set.app_elf and flash_set.app_elf.is_file() else [])
     chip = flash_set.chip if flash_set.chip and flash_set.chip != "auto" else None
+    elf = demo_elf(elf, chip or (detected if detected != "?" else None), session.url)
     settings = MonitorSettings(url=session.url, baud=115200, elf=elf, reset=False, chip=chip,
                                print_filter=os.environ.get("ESP_IDF_MONITOR_PRINT_FILTER"))
     log = open_log(args.log)

@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "default: $ESPPORT, else the first Espressif/CP210x/CH34x/FTDI port found")
     parser.add_argument("-b", "--baud", type=int, default=None, help="baud rate (default: $ESPBAUD or 115200)")
     parser.add_argument("--elf", action="append", default=[], metavar="FILE",
-                        help="ELF file(s) to decode addresses with (app, bootloader, ROM); repeatable")
+                        help="ELF file(s) to decode addresses with (app, bootloader, ROM); repeatable; "
+                             "'demo': the shipped demo firmware's ELFs for the chip (--chip or sim://CHIP)")
     parser.add_argument("--no-reset", action="store_true",
                         help="do not reset the chip on start (default: reset, like esp-idf-monitor)")
     parser.add_argument("--timestamps", action="store_true", help="prefix each line with the host time")
@@ -51,7 +52,7 @@ def build_settings(args: argparse.Namespace):
     from espmon.monitor.print_filter import PrintFilter
     from espmon.monitor.settings import MonitorSettings
     from espmon.port.identity import guess_port
-    from espmon.port.opening import default_baud
+    from espmon.port.opening import check_baud, default_baud
 
     if args.print_filter:
         PrintFilter(args.print_filter)  # fail early with a one-line error
@@ -59,19 +60,28 @@ def build_settings(args: argparse.Namespace):
         raise UserError(f"--scrollback {args.scrollback}: keep at least 100 lines")
     if args.baud is not None and args.baud <= 0:
         raise UserError(f"--baud {args.baud}: a baud rate is a positive number (e.g. 115200)")
+    chip_key = None
     if args.chip:
         from parsers.chips import find_chip
 
-        if find_chip(args.chip) is None:
+        found = find_chip(args.chip)
+        if found is None:
             raise UserError(f"--chip {args.chip}: unknown chip (e.g. esp32, esp32s2, esp32s3, esp32c3, esp32c6, esp8266)")
+        chip_key = found.key
     try:
         codecs.lookup(args.encoding)  # b"".decode() does not look the codec up
     except LookupError:
         raise UserError(f"--encoding {args.encoding}: unknown encoding") from None
+    try:
+        b"text \xff".decode(args.encoding, "backslashreplace")  # as the engine decodes device text
+    except (LookupError, UnicodeError, TypeError, ValueError) as exc:  # idna, punycode, base64, rot13...
+        raise UserError(f"--encoding {args.encoding}: not usable for device text ({exc}); "
+                        "use a text encoding such as utf-8 or latin-1") from None
+    url = args.port or guess_port()
     return MonitorSettings(
-        url=args.port or guess_port(),
-        baud=args.baud or default_baud(),
-        elf=list(args.elf),
+        url=url,
+        baud=check_baud(args.baud or default_baud()),
+        elf=demo_elf(list(args.elf), chip_key, url),
         reset=not args.no_reset and not os.environ.get("ESP_IDF_MONITOR_NO_RESET"),
         timestamps=args.timestamps,
         timestamp_format=args.timestamp_format,
@@ -87,6 +97,18 @@ def build_settings(args: argparse.Namespace):
     )
 
 
+def demo_elf(elfs: list[str], chip: str | None, url: str | None) -> list[str]:
+    """``--elf demo``: the shipped demo's ELFs for the board's chip (``--chip`` or ``sim://CHIP``)."""
+    if "demo" not in elfs:
+        return elfs
+    from espmon.sim.firmware import expand_demo_elf
+
+    try:
+        return expand_demo_elf(elfs, chip, url)
+    except (ValueError, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     from espmon.monitor.build import build_engine, open_log
     from espmon.session import Session
@@ -94,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     settings = build_settings(args)
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not args.plain
     keymap = None
-    if interactive:
+    if interactive or settings.keys_file:  # a bad --keys file is an error even when piped
         from espmon.console.keys import load_keymap
 
         keymap = load_keymap(settings.keys_file)  # a bad key file fails before the port opens

@@ -20,7 +20,15 @@ control channel (--control HOST:PORT, one text command per line, one reply line 
   status           the board's state as JSON
 
 The first line printed on stdout is the port (rfc2217://127.0.0.1:PORT or /dev/pts/N);
-with --control the second is "control HOST:PORT". Ctrl+C or SIGTERM stops the board."""
+with --control the second is "control HOST:PORT". Ctrl+C or SIGTERM stops the board.
+
+esptool and speed: over RFC 2217, stock pyserial waits at least 50 ms for the ack of
+each port setting and esptool re-applies its settings around every command, exactly as
+with a real board behind an RFC 2217 server: `esptool chip-id` takes about 9 s, a 64 kB
+write-flash about 23 s. On --pty the same commands take 0.2-0.3 s. A pty carries no
+DTR/RTS, so with --pty the board starts in download mode (the ROM waits for esptool) and
+esptool's default options work; the line printed on stderr shows the command. Boot the
+app with --control's "reset flash" (esptool's hard reset cannot reach it)."""
 
 
 def _epilog() -> str:
@@ -52,12 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     transport.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal instead")
     parser.add_argument("--control", type=_host_port, metavar="HOST:PORT",
                         help="also serve a text control channel (reset/status); port 0 = free port")
-    parser.add_argument("--start", choices=("flash", "download"), default="flash",
-                        help="boot mode at power-on (default flash)")
+    parser.add_argument("--start", choices=("flash", "download"), default=None,
+                        help="boot mode at power-on (default flash; download with --pty, which has no DTR/RTS)")
     image = parser.add_mutually_exclusive_group()
     image.add_argument("--flash", metavar="FILE", help="preload a merged flash image at 0x0")
     image.add_argument("--firmware", metavar="PRESET",
-                       help="preload the sample firmware: 'demo' (samples/firmware/CHIP/merged.bin)")
+                       help="preload the sample firmware: 'demo' (shipped with espmon; its ELFs: --elf demo)")
     parser.add_argument("--flash-size", default="4MB", help="flash chip size (default 4MB)")
     parser.add_argument("--record", metavar="FILE", help="log every frame and byte as JSON Lines")
     parser.add_argument("--strap", choices=("latch", "rc"), default="latch",
@@ -68,10 +76,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="log client connections on stderr")
 
 
+def _start_mode(args: argparse.Namespace) -> str:
+    return args.start or ("download" if args.pty else "flash")
+
+
+def _esptool_hint(args: argparse.Namespace, port: str) -> str:
+    """The esptool command line that works on this transport, for stderr."""
+    if not args.pty:
+        return (f"espmon sim: esptool --port {port} chip-id works (about 9 s a command with stock pyserial: "
+                "RFC 2217 acks; --pty is the fast path)")
+    if _start_mode(args) == "download":
+        return f"espmon sim: esptool --port {port} chip-id works with esptool's default options (0.2 s)"
+    return (f"espmon sim: a pty has no DTR/RTS: put the board in download mode first (--control, then "
+            f"'reset download'), then: esptool --port {port} --before no-reset chip-id")
+
+
 def _board_url(args: argparse.Namespace) -> str:
     query: list[tuple[str, str]] = [("name", "espmon-sim-cli")]
     query += [("fault", f) for f in args.fault]
-    query += [("start", args.start), ("flash_size", args.flash_size), ("strap", args.strap)]
+    query += [("start", _start_mode(args)), ("flash_size", args.flash_size), ("strap", args.strap)]
     for key in ("flash", "firmware", "record"):
         if getattr(args, key):
             query.append((key, getattr(args, key)))
@@ -110,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
             bridge.start()
             servers.append(bridge)
             print(bridge.path, flush=True)
+            port_name = bridge.path
         else:
             from espmon.sim.rfc2217_server import Rfc2217Server
 
@@ -121,16 +145,22 @@ def run(args: argparse.Namespace) -> int:
             server.serve_in_thread()
             servers.append(server)
             print(server.url, flush=True)
+            port_name = server.url
         if args.control:
             from espmon.sim.control import ControlServer
 
-            control = ControlServer(board, *args.control)
+            try:
+                control = ControlServer(board, *args.control)
+            except OSError as exc:  # an unknown host name, a port in use
+                chost, cport = args.control
+                raise UserError(f"--control {chost}:{cport}: cannot listen there: {exc.strerror or exc}") from None
             control.serve_in_thread()
             servers.append(control)
             chost, cport = control.address
             print(f"control {chost}:{cport}", flush=True)
         print(f"espmon sim: {board.chip.name} running (faults: {', '.join(board.faults.names) or 'none'}); "
               "Ctrl+C to stop", file=sys.stderr, flush=True)
+        print(_esptool_hint(args, port_name), file=sys.stderr, flush=True)
         while not stop.wait(3600):
             pass
     finally:

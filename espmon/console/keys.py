@@ -87,6 +87,9 @@ def load_keymap(path: str | os.PathLike[str] | None = None) -> KeyMap:
             raise UserError(f"{file}: cannot read the key file: {exc.strerror or exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise UserError(f"{file}: not valid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:  # a binary file given by mistake (--keys /bin/ls)
+            raise UserError(f"{file}: not a key file: byte {exc.start} is not UTF-8 text "
+                            "(expected TOML: [keys] command = \"key sequence\")") from None
         keys = data.get("keys", {})
         if not isinstance(keys, dict):
             raise UserError(f"{file}: [keys] must be a table of command = \"key sequence\"")

@@ -22,6 +22,18 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["default_baud", "open_port", "reopen"]
 
 
+MAX_BAUD = 2**31 - 1  # termios and RFC 2217 carry the baud rate in 32 bits
+
+
+def check_baud(baud: int) -> int:
+    """The baud rate, or a UserError for one no port can be set to."""
+    if baud <= 0:
+        raise UserError(f"--baud {baud}: a baud rate is a positive number (e.g. 115200)")
+    if baud > MAX_BAUD:
+        raise UserError(f"--baud {baud}: too high for a serial port (at most {MAX_BAUD})")
+    return baud
+
+
 def default_baud(fallback: int = 115200) -> int:
     """$ESPBAUD when set (ESP-IDF habit), else the fallback."""
     env = os.environ.get("ESPBAUD") or os.environ.get("MONITORBAUD")

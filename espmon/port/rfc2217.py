@@ -25,92 +25,16 @@ from __future__ import annotations
 import socket
 import struct
 import threading
-from dataclasses import dataclass
 
 import serial.rfc2217 as rfc
 from serial.serialutil import PortNotOpenError, SerialException, Timeout
 
-__all__ = ["RECV_SIZE", "RX_LIMIT", "Rfc2217Serial", "TelnetDecoder", "TelnetEvent"]
+from parsers.telnet import TelnetDecoder, TelnetError, TelnetEvent
+
+__all__ = ["RECV_SIZE", "RX_LIMIT", "Rfc2217Serial", "TelnetDecoder", "TelnetEvent"]  # the last two: parsers.telnet
 
 RECV_SIZE = 1 << 16
 RX_LIMIT = 1 << 18  # bytes received but not read yet, before the reader stops taking more
-
-_IAC = 0xFF
-_IAC_IAC = b"\xff\xff"
-_SB, _SE = 0xFA, 0xF0
-_NEGOTIATIONS = frozenset((0xFB, 0xFC, 0xFD, 0xFE))  # WILL WONT DO DONT
-_NORMAL, _IAC_SEEN, _NEGOTIATE = 0, 1, 2
-
-
-@dataclass(frozen=True)
-class TelnetEvent:
-    """A telnet command found in the stream: ``kind`` is ``negotiate`` (``command`` is
-    WILL/WONT/DO/DONT, ``value`` the option), ``sub`` (``value`` the unescaped bytes
-    between IAC SB and IAC SE) or ``command`` (any other IAC command, in ``command``)."""
-
-    kind: str
-    command: bytes = b""
-    value: bytes = b""
-
-
-class TelnetDecoder:
-    """Splits a telnet stream into data and :class:`TelnetEvent`, chunk by chunk, in the
-    order they came. Same states as pyserial's per-byte loop (an IAC, a negotiation or a
-    subnegotiation may be cut anywhere by the chunking); a stray IAC SE is ignored."""
-
-    def __init__(self) -> None:
-        self._mode = _NORMAL
-        self._sub: bytearray | None = None
-        self._command = 0
-
-    def feed(self, chunk: bytes) -> list[bytes | TelnetEvent]:
-        if self._mode == _NORMAL and self._sub is None:
-            if _IAC not in chunk:
-                return [chunk] if chunk else []
-            if _IAC not in chunk.replace(_IAC_IAC, b""):  # only doubled data bytes
-                return [chunk.replace(_IAC_IAC, b"\xff")]
-        out: list[bytes | TelnetEvent] = []
-        data = bytearray()
-        pos, size = 0, len(chunk)
-        while pos < size:
-            if self._mode == _NORMAL:
-                at = chunk.find(b"\xff", pos)
-                end = size if at < 0 else at
-                (data if self._sub is None else self._sub).extend(chunk[pos:end])
-                if at < 0:
-                    break
-                self._mode, pos = _IAC_SEEN, at + 1
-                continue
-            byte = chunk[pos]
-            pos += 1
-            if self._mode == _NEGOTIATE:
-                self._mode = _NORMAL
-                self._emit(out, data, TelnetEvent("negotiate", bytes((self._command,)), bytes((byte,))))
-                continue
-            self._mode = _NORMAL
-            if byte == _IAC:
-                (data if self._sub is None else self._sub).append(_IAC)
-            elif byte == _SB:
-                self._sub = bytearray()
-            elif byte == _SE:
-                if self._sub is not None:
-                    self._emit(out, data, TelnetEvent("sub", value=bytes(self._sub)))
-                    self._sub = None
-            elif byte in _NEGOTIATIONS:
-                self._command, self._mode = byte, _NEGOTIATE
-            else:
-                self._emit(out, data, TelnetEvent("command", bytes((byte,))))
-        if data:
-            out.append(bytes(data))
-        return out
-
-    @staticmethod
-    def _emit(out: list[bytes | TelnetEvent], data: bytearray, event: TelnetEvent) -> None:
-        if data:  # the data before a command is delivered before it is acted on
-            out.append(bytes(data))
-            data.clear()
-        out.append(event)
-
 
 class Rfc2217Serial(rfc.Serial):
     """``serial.rfc2217.Serial`` with chunked receive, prompt acknowledgements and cancel_read."""
@@ -202,7 +126,13 @@ class Rfc2217Serial(rfc.Serial):
                     break
                 if not chunk:
                     break  # the server closed the connection
-                for item in decoder.feed(chunk):
+                try:
+                    items = decoder.feed(chunk)
+                except TelnetError as exc:  # a server that never ends a subnegotiation
+                    if self.logger:
+                        self.logger.warning(f"connection dropped: {exc}")
+                    break
+                for item in items:
                     if isinstance(item, bytes):
                         self._queue(item)
                     else:
