@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
+    "error_in",
     "EsptoolEvent", "EsptoolBanner", "EsptoolCommand", "SerialPort", "Connecting", "ChipName",
     "FlashWrite", "BaudChange", "HardReset", "EsptoolError", "EsptoolOutputParser", "unpaste",
     "ERROR_KINDS", "LINE_START",
@@ -106,8 +107,9 @@ _ERRORS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((k, re.compile(p, re.I)
                r"Secure Download Mode|ROM does not support function|download mode is disabled|"
                r"refus\w* to (?:write|flash)|writing to flash regions < 0x8000 is disabled|"
                r"Active security features|is write.protected|Use --force to override"),
-    ("write_part_way", r"Packet content transfer stopped|chip stopped responding|Timed out waiting for packet content|"
-                       r"No more data to read from the serial port|MD5 of file does not match|"
+    ("stopped", r"chip stopped responding|No more data to read from the serial port"),
+    ("write_part_way", r"Packet content transfer stopped|Timed out waiting for packet content|"
+                       r"MD5 of file does not match|"
                        r"does not match data in flash|Failed to write to target (?:RAM|Flash)|"
                        r"Unexpected end of file|Corrupt data|Invalid SLIP escape"),
     ("failed_to_connect", r"Failed to connect to (?:ESP|Espressif)"),
@@ -205,6 +207,11 @@ class EsptoolOutputParser:
         if error is not None:
             out.append(error)
         return out
+
+
+def error_in(text: str, n: int) -> EsptoolError | None:
+    """The esptool error said in ``text`` (any line that holds one), or None."""
+    return _error(text, n)
 
 
 def _error(text: str, n: int) -> EsptoolError | None:

@@ -79,7 +79,8 @@ def diagnose(chunks: Iterator[str], name: str, symbolizer: Any = None) -> dict[s
     facts = reader.end()
     if trace_records and summary is not None:
         facts.add_summary(summary)
-    device = reader.device_lines > 0 or (not trace_records and described.startswith("a device log"))
+    device = (reader.device_lines > 0 or facts.device_events > 0
+              or (not trace_records and described.startswith("a device log")))
     esptool = reader.esptool_lines > 0
     if trace_records:
         kind = "mixed" if facts.reset_count or facts.panic_count else "trace"

@@ -55,6 +55,7 @@ class Facts:
     esptool_lines: int = 0
     device_events: int = 0
     command: E.EsptoolCommand | None = None
+    _last_reset_line: int = 0
 
     # --- evidence ------------------------------------------------------------------
 
@@ -84,15 +85,21 @@ class Facts:
 
     def _close_boot(self, next_reset: str | None) -> None:
         boot = self.boot
+        watchdog = bool(next_reset) and any(w in next_reset.upper().replace("_", "") for w in ("WDT", "WATCHDOG")) \
+            and "BROWN" not in next_reset.upper()
         if boot is None:
+            if watchdog:  # the boot before the log began was ended by a watchdog
+                self.note("wdt_reset", self._last_reset_line, next_reset)
             return
-        if boot.entry_line is not None and not boot.output_after_entry and boot.ended_by is None:
+        # (at the end of the file a silent boot may just be where the capture stopped)
+        if (next_reset is not None and boot.entry_line is not None and not boot.output_after_entry
+                and boot.ended_by is None):
             key = "stuck_qio" if (boot.flash_mode or "").upper() in ("QIO", "QOUT") else "stuck_after_entry"
             self.note(key, boot.entry_line, boot.flash_mode)
             boot.ended_by, boot.ended_line = "silent after entry", boot.entry_line
-        if boot.ended_by is None and next_reset and "WDT" in next_reset.upper().replace("_", ""):
+        if boot.ended_by is None and watchdog:
             boot.ended_by = f"watchdog ({next_reset})"
-            self.note("wdt_reset", boot.line, next_reset)
+            self.note("wdt_reset", self._last_reset_line, next_reset)
         if boot.ended_by is None and next_reset:
             boot.ended_by = f"reset ({next_reset})"
         if boot.ended_by:
@@ -180,6 +187,7 @@ class Facts:
                                             or (boot_name or "").startswith("(3,") else "other")
         self.reset_count += 1
         self.note("boots", n)
+        self._last_reset_line = n
         if len(self.resets) < KEEP:
             self.resets.append({"line": n, "rst": code, "name": name, "meaning": meaning,
                                 "boot": boot if boot is not None else -1, "boot_name": boot_name or "", "mode": mode})
@@ -255,6 +263,10 @@ class Facts:
             self.note("trace_boot_log", line, evidence)
         elif "requests coming back" in evidence:
             self.note("trace_echo", summary.get("line") or 0, evidence)
+        for text in summary.get("errors") or ():  # what the trace's records showed (a bad byte), in esptool's words
+            err = E.error_in(text, summary.get("error_line") or summary.get("line") or 0)
+            if err is not None and f"err:{err.kind}" not in self.evidence:
+                self.note(f"err:{err.kind}", err.line, err)
         for region in summary.get("regions") or ():
             if not region.get("complete") and summary.get("outcome") != "ok":
                 self.note("write_incomplete", region.get("line") or 0, region.get("offset"))

@@ -66,6 +66,7 @@ class DoctorReader:
             self._carry = ""
         for event in self.device.end():
             self._device(event)
+        self.facts.set_chip(self.device.chip, None)  # told by a log tag (boot.esp32c2) or the ESP8266's words
         self.facts.finish()
         return self.facts
 

@@ -160,12 +160,14 @@ RULES: tuple[Rule, ...] = (
          "esptool received no byte at all: RX/TX not connected, no power, or no reset into download mode",
          ("No serial data received.", "Bootloader Won't Respond"), unless=("trace_boot_log",),
          text=_rx(r"No serial data received|Timed out waiting for packet header")),
-    Rule("write-part-way", "Writing to flash failed part way through", ("err:write_part_way",),
+    Rule("write-part-way", "Writing to flash failed part way through", ("err:write_part_way", "err:stopped"),
          "the connection broke during the write (baud rate too high for the cable or adapter, or power)",
          ("Writing to Flash Fails Part Way Through", "Insufficient Power"),
          text=_rx(r"write to target flash|chip stopped responding|Packet content transfer stopped|stream stopped|"
                   r"MD5 of file does not match|does not match data in flash|Timed out waiting for packet content"),
-         detail=_first("err:write_part_way", "esptool said: {value.text}")),
+         when=lambda f: f.has("err:write_part_way", "writing", "write_incomplete"),
+         detail=lambda f: _first("err:write_part_way", "esptool said: {value.text}")(f)
+         or _first("err:stopped", "esptool said: {value.text}")(f)),
     Rule("serial-exception", "pySerial failed", ("err:serial_exception",),
          "an error of the serial port driver, not of esptool", ("A serial exception error occurred",),
          unless=_PORT, text=_rx(r"serial exception error|Errno")),
@@ -190,12 +192,12 @@ RULES: tuple[Rule, ...] = (
          "the SPI flash does not answer: its pins (GPIO 6-11, or the eFuse-remapped flash pins) are wired "
          "to something, or the bootloader is missing", ("SPI Pins Which Must Be Disconnected", "Missing Bootloader"),
          text=_rx(r"flash read err"), detail=_first("flash_read_err", "flash read err at 0x{value:x}")),
-    Rule("checksum-error", "The bootloader image is damaged", ("csum_err", "rom_hash"),
+    Rule("checksum-error", "The bootloader image is damaged", ("csum_err",),
          "a segment the ROM loaded has the wrong checksum: a write that failed part way, or an unstable supply",
          ("Missing Bootloader", "Insufficient Power"), text=_rx(r"csum err|SHA-256 comparison failed")),
     Rule("rom-loader-error", "The ROM gave up loading the bootloader", ("rom_halt",),
          "the ROM could not load a bootloader from flash", ("Missing Bootloader", "Wrong Flash Mode"),
-         unless=("invalid_header_erased", "invalid_header", "flash_read_err", "csum_err"),
+         unless=("invalid_header_erased", "invalid_header", "flash_read_err", "csum_err", "rom_halt_qio"),
          text=_rx(r"ets_main\.c|ets_loader\.c"), detail=_first("rom_halt", "the ROM stopped at {value}")),
     Rule("bootloader-error", "The second-stage bootloader found no app to run", ("bootloader_error",),
          "the partition table or the app is missing or invalid at its offset (ESP-IDF: partition table at "
