@@ -101,7 +101,7 @@ _ERRORS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((k, re.compile(p, re.I)
     ("port_permission", r"\[Errno 13\]|Permission denied"),
     ("port_missing", r"\[Errno 2\] (?:No such file|could not open port)|No such file or directory|"
                      r"FileNotFoundError|The system cannot find the file specified|could not open port|"
-                     r"Could not open \S+, the port is|does not exist"),
+                     r"Could not open \S+, the port|the port doesn'?t exist|does not exist"),
     ("serial_exception", r"A serial exception error occurred"),
     ("secure", r"Secure Boot (?:is )?(?:detected|enabled)|flash encryption (?:is )?enabled|"
                r"Secure Download Mode|ROM does not support function|download mode is disabled|"
@@ -120,7 +120,7 @@ ERROR_KINDS = tuple(kind for kind, _ in _ERRORS)
 # lines that can hold an esptool error or fact: for a quick look at a block of text
 LINE_START = re.compile(
     r"^(?:esptool(?:\.py)? v\d|Serial port |Connecting\.|Chip is |Chip type:|Detecting chip type|"
-    r"Writing at 0x|Wrote \d+ bytes|Changing baud|Hard resetting|A fatal error|A serial exception|"
+    r"Writing (?:'[^']*' )?at 0x|Wrote \d+ bytes|Changing baud|Hard resetting|A fatal error|A serial exception|"
     r"(?:\S*/)?esptool(?:\.py|\.exe)?\b.*(?:write[-_]flash|--chip|--port|-p )|Failed to connect|"
     r"ERROR: |Error: |serial\.serialutil|OSError|could not open port|Traceback|Warning: )", re.M)
 
@@ -128,7 +128,7 @@ _VERSION = re.compile(r"esptool(?:\.py)?(?: version)? v?(\d+\.\d+(?:\.\d+)?(?:[.
 _PORT = re.compile(r"Serial port (\S+?):?$")
 _CONNECTING = re.compile(r"Connecting([._]*)")
 _CHIP = re.compile(r"(?:Chip is|Chip type:|Detecting chip type\.\.\.)\s*(ESP\d+(?:-[A-Z0-9]+)?)", re.I)
-_WRITING = re.compile(r"Writing at (0x[0-9a-fA-F]+)(?:\.\.\.|\s)*(?:\(\s*(\d+)\s*%\))?")
+_WRITING = re.compile(r"Writing (?:'[^']*' )?at (0x[0-9a-fA-F]+)(?:\.\.\.|\s)*(?:\(\s*(\d+)\s*%\))?")
 _WROTE = re.compile(r"Wrote \d+ bytes.*? at (0x[0-9a-fA-F]+)")
 _BAUD = re.compile(r"Changing baud rate to (\d+)")
 _COMMAND = re.compile(r"(?:^|[\s/\\])esptool(?:\.py|\.exe)?(?:\s|$)|-m esptool\b")

@@ -9,6 +9,7 @@ parsers read every line, the trace analyzer reads a trace; the rule table
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +20,7 @@ from espmon.errors import UserError
 __all__ = ["add_arguments", "run", "diagnose"]
 
 _SAMPLE = 1 << 16
+_DOCUMENT = re.compile(r"#{1,2} \S")  # a Markdown title or section heading on the first line
 _TRACE_KINDS = frozenset({"command", "response", "frame", "timeout", "invalid"})
 
 
@@ -56,6 +58,10 @@ def diagnose(chunks: Iterator[str], name: str, symbolizer: Any = None) -> dict[s
     described = describe_text(source.sample)
     if described.startswith(("JSON", "empty")):
         raise UserError(f"{name}: not a trace, a device log or esptool's output: {described.split(',')[0]}")
+    if _DOCUMENT.match(source.sample.lstrip("\ufeff \r\n")):
+        # a README quotes logs to explain them; an issue paste starts with its template's ### headings
+        raise UserError(f"{name}: not a trace, a device log or esptool's output: a Markdown document "
+                        "(line 1 is a '#' title); paste the log itself")
     trace = bool(TRACE_HINT.search(source.sample))
     reader = DoctorReader(trace=trace)
     trace_records = 0
@@ -91,8 +97,8 @@ def diagnose(chunks: Iterator[str], name: str, symbolizer: Any = None) -> dict[s
     elif device:
         kind = "device-log"
     else:
-        raise UserError(f"{name}: not a trace, a device log or esptool's output ({reader.lines} lines of "
-                        f"{described.split(':')[0].split(',')[0]})")
+        raise UserError(f"{name}: not a trace, a device log or esptool's output ({reader.lines} lines, none "
+                        "of them esptool's, a trace's or a chip's)")
     report: dict[str, Any] = {
         "input": kind,
         "chip": facts.chip.key if facts.chip else None,

@@ -232,6 +232,7 @@ class Facts:
             self.note(f"err:{event.kind}", n, event)
         elif t is E.ChipName:
             self.set_chip(chip_by_name(event.name) or find_chip(event.name), n)
+            self.note("connected", n, event.name)
         elif t is E.EsptoolCommand:
             self.command = self.command or event
             if event.chip and event.chip != "auto":

@@ -33,7 +33,8 @@ __all__ = ["DoctorReader", "TRACE_HINT"]
 TRACE_HINT = re.compile(r"TRACE \+\d|^\s*TRACE \+|--- Cmd [A-Z_]+ \(0x", re.M)
 # words of esptool's console output (or of pySerial under it): such a block is read line by line
 _ESPTOOL_HINT = re.compile(
-    r"esptool|Serial port |Connecting\.|Chip is |Chip type|Detecting chip|Writing at 0x|Wrote \d|A fatal error"
+    r"esptool|Serial port |Connecting\.|Chip is |Chip type|Detecting chip|Writing at 0x|Writing '|Wrote \d"
+    r"|A fatal error"
     r"|serial exception|Failed to connect|Errno|could not open port|Hard resetting|Changing baud|No serial data"
     r"|Invalid head of packet|Wrong boot mode|no sync reply|Timed out waiting|Secure Boot|PermissionError|"
     r"Packet content transfer|No more data to read|MD5 of file")

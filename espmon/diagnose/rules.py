@@ -105,6 +105,10 @@ def _loop(f: Facts) -> bool:
 
 _CONNECT = ("err:no_sync_reply", "err:no_serial_data", "err:wrong_boot_mode", "err:invalid_head",
             "err:timeout_header", "trace_boot_log")
+# what ends a boot with its reason printed: a watchdog reset after one of these is explained
+_BOOT_FAILURES = ("invalid_header_erased", "invalid_header", "flash_read_err", "csum_err", "rom_halt", "rom_halt_qio",
+                  "stuck_qio", "stuck_after_entry", "bootloader_error", "panic", "int_wdt", "task_wdt",
+                  "stack_overflow", "heap", "assert_abort", "brownout")
 _PORT = ("err:port_busy", "err:port_permission", "err:port_missing", "err:usb_protocol")
 
 RULES: tuple[Rule, ...] = (
@@ -131,6 +135,7 @@ RULES: tuple[Rule, ...] = (
     Rule("port-missing", "The serial port does not exist", ("err:port_missing",),
          "the port named on the command line is not there (wrong name, board unplugged, no driver)",
          ("Bootloader Won't Respond (port)", "A serial exception error occurred"),
+         unless=("err:port_permission", "err:port_busy", "err:usb_protocol"),
          text=_rx(r"could not open port|No such file|cannot find the file"),
          detail=_first("err:port_missing", "esptool said: {value.text}")),
     Rule("secure-download", "The chip refused: Secure Boot, flash encryption or Secure Download Mode",
@@ -158,16 +163,20 @@ RULES: tuple[Rule, ...] = (
          text=_rx(r"Invalid head of packet|Invalid SLIP escape"), detail=_head_byte),
     Rule("no-serial-data", "Nothing came back from the chip", ("err:no_serial_data", "err:timeout_header"),
          "esptool received no byte at all: RX/TX not connected, no power, or no reset into download mode",
-         ("No serial data received.", "Bootloader Won't Respond"), unless=("trace_boot_log",),
+         ("No serial data received.", "Bootloader Won't Respond"), unless=("trace_boot_log", "connected"),
          text=_rx(r"No serial data received|Timed out waiting for packet header")),
-    Rule("write-part-way", "Writing to flash failed part way through", ("err:write_part_way", "err:stopped"),
+    Rule("write-part-way", "Writing to flash failed part way through",
+         ("err:write_part_way", "err:stopped", "err:timeout_header", "err:no_serial_data"),
          "the connection broke during the write (baud rate too high for the cable or adapter, or power)",
          ("Writing to Flash Fails Part Way Through", "Insufficient Power"),
          text=_rx(r"write to target flash|chip stopped responding|Packet content transfer stopped|stream stopped|"
                   r"MD5 of file does not match|does not match data in flash|Timed out waiting for packet content"),
-         when=lambda f: f.has("err:write_part_way", "writing", "write_incomplete"),
+         when=lambda f: f.has("err:write_part_way") or (f.has("writing", "write_incomplete", "connected")
+                                                         and f.has("err:stopped", "err:timeout_header",
+                                                                   "err:no_serial_data")),
          detail=lambda f: _first("err:write_part_way", "esptool said: {value.text}")(f)
-         or _first("err:stopped", "esptool said: {value.text}")(f)),
+         or _first("err:stopped", "esptool said: {value.text}")(f)
+         or _first("err:timeout_header", "after the chip had answered, esptool said: {value.text}")(f)),
     Rule("serial-exception", "pySerial failed", ("err:serial_exception",),
          "an error of the serial port driver, not of esptool", ("A serial exception error occurred",),
          unless=_PORT, text=_rx(r"serial exception error|Errno")),
@@ -232,7 +241,8 @@ RULES: tuple[Rule, ...] = (
          "the loop did not yield for about 3 seconds", ("Early Stage Crash",), text=_rx(r"Soft WDT reset")),
     Rule("watchdog-reset", "A watchdog reset the chip", ("wdt_reset",),
          "a boot hung with nothing printed about why, until a watchdog reset the chip",
-         ("Early Stage Crash", "Insufficient Power"), detail=_first("wdt_reset", "reset by {value}")),
+         ("Early Stage Crash", "Insufficient Power"), detail=_first("wdt_reset", "reset by {value}"),
+         unless=_BOOT_FAILURES),
     Rule("download-mode", "The chip started in download mode", ("download",),
          "a strapping pin (GPIO0, GPIO9 on RISC-V chips) was low at reset: the chip waits for esptool "
          "instead of running the app", ("Bootloader Won't Respond (pins)",),
