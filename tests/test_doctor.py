@@ -226,3 +226,38 @@ def test_stdin(monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
     assert main(["doctor", "--json", "-"]) == 0
     assert json.loads(capsys.readouterr().out)["findings"][0]["rule"] == "port-busy"
+
+
+def test_a_long_log_streams_and_keeps_bounded_facts():
+    from espmon.diagnose.facts import KEEP
+
+    block = (SAMPLES / "logs" / "sim_esp32_panic_boot_loop.txt").read_text()
+    copies = 400  # 1200 boots, 1200 panics
+
+    def chunks():
+        for _ in range(copies):
+            yield block
+
+    report = diagnose(chunks(), "long")
+    assert report["reset_count"] == 3 * copies and len(report["resets"]) == KEEP
+    assert report["panic_count"] == 3 * copies and len(report["panics"]) == KEEP
+    assert rules(report) == ["panic", "boot-loop"]
+    assert report["lines"] == block.count("\n") * copies
+
+
+@pytest.mark.parametrize("line,rule", [
+    ("A fatal error occurred: Failed to write to target Flash after seq 12 (got response: 0x05)", "write-part-way"),
+    ("A fatal error occurred: MD5 of file does not match data in flash!", "write-part-way"),
+    ("A fatal error occurred: Corrupt data, expected 0x4000 bytes but received 0x3ff0 bytes", "write-part-way"),
+    ("serial.serialutil.SerialException: could not open port 'COM3': PermissionError(13, 'Access is denied.', None, 5)",
+     "port-busy"),
+    ("serial.serialutil.SerialException: [Errno 2] could not open port /dev/ttyUSB9: [Errno 2] No such file or "
+     "directory: '/dev/ttyUSB9'", "port-missing"),
+    ("A fatal error occurred: This chip has encrypt functionality in UART download mode disabled. This is the Flash "
+     "Encryption configuration for Production mode instead of Development mode. Secure Download Mode is enabled",
+     "secure-download"),
+    ("A serial exception error occurred: device reports readiness to read but returned no data (device disconnected "
+     "or multiple access on port?)", "usb-port-vanished"),
+])
+def test_each_esptool_error_alone_in_a_file_is_found(line, rule):
+    assert rules(doctor_text(line + "\n"))[0] == rule

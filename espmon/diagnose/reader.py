@@ -31,13 +31,19 @@ __all__ = ["DoctorReader", "TRACE_HINT"]
 
 #: what only an esptool ``--trace`` prints
 TRACE_HINT = re.compile(r"TRACE \+\d|^\s*TRACE \+|--- Cmd [A-Z_]+ \(0x", re.M)
-# words of esptool's console output (or of pySerial under it): such a block is read line by line
-_ESPTOOL_HINT = re.compile(
-    r"esptool|Serial port |Connecting\.|Chip is |Chip type|Detecting chip|Writing at 0x|Writing '|Wrote \d"
-    r"|A fatal error"
-    r"|serial exception|Failed to connect|Errno|could not open port|Hard resetting|Changing baud|No serial data"
-    r"|Invalid head of packet|Wrong boot mode|no sync reply|Timed out waiting|Secure Boot|PermissionError|"
-    r"Packet content transfer|No more data to read|MD5 of file")
+# words of esptool's console output (or of pySerial under it): such a block is read line by
+# line. Literal words, each found with a C-speed `in` (a regex alternation walks every character)
+_ESPTOOL_WORDS = ("esptool", "Serial port ", "Connecting.", "Chip is ", "Chip type", "Detecting chip",
+                  "Writing at 0x", "Writing '", "Wrote ", "A fatal error", "serial exception", "Failed to connect",
+                  "Errno", "could not open port", "Could not open", "Hard resetting", "Changing baud",
+                  "No serial data", "Invalid head of packet", "Wrong boot mode", "no sync reply", "Timed out waiting",
+                  "Secure Boot", "PermissionError", "Packet content transfer", "No more data to read", "MD5 of file",
+                  "stopped responding", "Protocol error", "Device not configured", "Resource busy", "port is busy",
+                  "denied", "No such file", "cannot find the file", "exist", "Secure Download", "flash encryption",
+                  "ROM does not support", "Corrupt data", "Failed to write", "does not match",
+                  "Unexpected end of file", "--force", "security features", "protected", "Invalid SLIP",
+                  "returned no data", "ClearCommError")
+_SGR = re.compile(r"\x1b\[[0-9;]*m")  # the colours of ESP-IDF's log (the parser reads any other escape)
 _HEX_ROW = re.compile(r"\s+[0-9a-f]{2,16}(?: [0-9a-f]{2,16})*\s*\|")
 # esptool events that only esptool's console prints (a command line alone is in READMEs too)
 _STRONG = (EsptoolBanner, SerialPort, Connecting, ChipName, FlashWrite, HardReset, BaudChange, EsptoolError)
@@ -76,9 +82,13 @@ class DoctorReader:
     def _block(self, text: str) -> None:
         count = text.count("\n")
         self.lines += count
-        if self.trace or _ESPTOOL_HINT.search(text):
+        if self.trace or any(word in text for word in _ESPTOOL_WORDS):
             self._by_line(text)
             return
+        if "\x1b" in text or "\r" in text:
+            # as the monitor hands it over: the block scan is 6x faster on text without colours
+            # and CRs, and removing them (C-speed passes) costs less than that (line numbers stay)
+            text = _SGR.sub("", text.replace("\r\n", "\n"))
         facts = self.facts
         last = 0
         for start, end, events in self.device.iter_text(text):

@@ -236,7 +236,7 @@ RULES: tuple[Rule, ...] = (
          text=_rx(r"Interrupt wdt timeout"), detail=_first("int_wdt", "{value}")),
     Rule("panic", "The app crashed", ("panic",), "a CPU exception in the app (see the decoded backtrace)",
          ("Early Stage Crash",), text=_rx(r"Guru Meditation|Fatal exception|Exception \(\d+\)"),
-         detail=_first("panic", "{value} ({count} times)")),
+         detail=_first("panic", "first {value}; {count} panics in all")),
     Rule("esp8266-soft-wdt", "The ESP8266 software watchdog fired", ("soft_wdt",),
          "the loop did not yield for about 3 seconds", ("Early Stage Crash",), text=_rx(r"Soft WDT reset")),
     Rule("watchdog-reset", "A watchdog reset the chip", ("wdt_reset",),
