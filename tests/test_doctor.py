@@ -261,3 +261,20 @@ def test_a_long_log_streams_and_keeps_bounded_facts():
 ])
 def test_each_esptool_error_alone_in_a_file_is_found(line, rule):
     assert rules(doctor_text(line + "\n"))[0] == rule
+
+
+def test_the_consoles_notes_name_the_guide_section_from_the_same_table():
+    from espmon.diagnose.findings import guide_for_event
+    from espmon.monitor.knowledge import load_knowledge
+
+    knowledge = load_knowledge()
+    notes = []
+    for line in (SAMPLES / "logs" / "sim_esp32s2_no_bootloader.txt").read_text().splitlines():
+        for event in knowledge.parser.feed(line):
+            note = knowledge.annotate(event, knowledge.parser.chip)
+            guide = guide_for_event(event, knowledge.parser.chip)
+            if guide:
+                assert guide[0] == "missing-bootloader"
+                assert note.endswith(f"(guide: \u201c{guide[1]}\u201d)")
+                notes.append(note)
+    assert notes

@@ -42,3 +42,24 @@ def findings(facts: Facts) -> list[dict[str, Any]]:
             "evidence": facts.lines(*present)[:50],
         })
     return out
+
+
+# Events that never make a finding on their own (the bulk of a log): skipped before any work.
+_QUIET = frozenset({"LogLine", "RomBanner", "RomBuild", "RomLoad", "RomEntry", "RomFlashMode", "SavedPC", "ElfSha256",
+                    "AppLoaded", "BootloaderStart", "Rebooting", "Backtrace", "GuruMeditation", "Abort",
+                    "AssertFailed", "StackOverflow", "StackSmashing", "HeapCorruption", "CpuHalted",
+                    "Esp8266Exception", "BootLoop"})
+
+
+def guide_for_event(event: Any, chip: Any = None) -> tuple[str, str] | None:
+    """(rule id, guide section) of the rule one device event makes fire on its own, for the
+    console's note under that line; None for most events. (A panic is judged once whole:
+    its ``Panic`` event, not the header lines that come before it.)"""
+    if type(event).__name__ in _QUIET:
+        return None
+    facts = Facts()
+    facts.add_device(event, chip)
+    for finding in findings(facts):
+        if finding["guide_section"]:
+            return finding["rule"], finding["guide_section"]
+    return None
