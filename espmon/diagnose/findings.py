@@ -59,7 +59,11 @@ def guide_for_event(event: Any, chip: Any = None) -> tuple[str, str] | None:
         return None
     facts = Facts()
     facts.add_device(event, chip)
+    # a reset line alone says a brownout or a strap, not why the boot before it ended
+    reset = type(event).__name__ in ("ResetInfo", "Esp8266Reset")
     for finding in findings(facts):
+        if reset and finding["rule"] not in ("brownout", "download-mode"):
+            continue
         if finding["guide_section"]:
             return finding["rule"], finding["guide_section"]
     return None
