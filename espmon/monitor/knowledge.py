@@ -24,10 +24,23 @@ class Knowledge:
 
 
 def load_knowledge(chip: str | None = None) -> Knowledge:
+    from espmon.diagnose.findings import guide_for_event
     from espmon.monitor.annotate import BootLoopDetector, annotate
     from parsers.device_log import DeviceLogParser
 
-    return Knowledge(DeviceLogParser(chip=chip), annotate, BootLoopDetector())
+    def explained(event: Any, chip_info: Any) -> str | None:
+        """annotate()'s note, with the troubleshooting guide's section when the diagnosis
+        rule table (the one ``espmon doctor`` uses) has a rule for the event."""
+        note = annotate(event, chip_info)
+        if note is None:
+            return None
+        try:
+            guide = guide_for_event(event, chip_info if not isinstance(chip_info, str) else None)
+        except Exception:  # a note must never take the console down
+            guide = None
+        return f"{note} (guide: \u201c{guide[1]}\u201d)" if guide else note
+
+    return Knowledge(DeviceLogParser(chip=chip), explained, BootLoopDetector())
 
 
 def load_symbolizer(elf_paths: list[str]) -> Any:
