@@ -190,3 +190,25 @@ def test_a_board_that_re_enumerates_on_the_reset_after_flashing_is_followed(monk
     assert code == 0, err
     assert "disappeared" in err and "is back after" in err
     assert "app: tick 1" in out
+
+
+def test_script_mode_flashes_the_app_again_on_the_same_port(monkeypatch, capfd, opens):
+    """`flash-app` in a piped script (esp-idf-monitor's script names too): the set that
+    `espmon flash --monitor` wrote, again, with the new boot log after it."""
+    script = ("expect --timeout 10 hello from espmon-demo\n"
+              "flash-app\n"
+              "expect --timeout 30 hello from espmon-demo\n"
+              "exit\n")
+    code, out, err = _run(monkeypatch, capfd, ["flash", "sim://esp32?name=script-flash&heartbeat=0", "--project",
+                                               str(PROJECT / "esp32"), "--monitor"], script)
+    assert code == 0, err
+    assert err.count("Hash of data verified.") == 3 + 1  # the set, then the app alone
+    assert out.count("hello from espmon-demo") >= 2
+    assert len(opens) == 1
+
+
+def test_script_flash_in_a_plain_monitor_is_skipped_with_a_reason(monkeypatch, capfd):
+    code, out, err = _run(monkeypatch, capfd, ["monitor", "sim://esp32?firmware=demo&name=script-noflash",
+                                               "--no-reset"], "flash\nexit\n")
+    assert code == 0
+    assert "nothing to flash here" in err
