@@ -212,3 +212,30 @@ def test_script_flash_in_a_plain_monitor_is_skipped_with_a_reason(monkeypatch, c
                                                "--no-reset"], "flash\nexit\n")
     assert code == 0
     assert "nothing to flash here" in err
+
+
+def test_console_progress_is_a_status_bar_bar_that_clears_when_the_job_ends():
+    from espmon.console.flash_actions import ConsoleReport
+
+    shown = []
+
+    class Con:
+        def _call_soon(self, fn, *args):
+            fn(*args)
+
+        def set_progress(self, progress):
+            shown.append(progress)
+
+        def note(self, text):
+            pass
+
+        def message(self, *args, **kwargs):
+            pass
+
+    report = ConsoleReport(Con())
+    for done in (0, 10, 10, 55, 100):
+        report.progress(done, 100, "Writing at 0x00010000")
+    assert shown == [("Writing at 0x00010000", 0), ("Writing at 0x00010000", 10), ("Writing at 0x00010000", 55), None]
+    report.progress(40, 100, "Writing at 0x00020000")
+    report.message("error", "flash failed: No more data to read")  # a failed job takes its bar along
+    assert shown[-1] is None
