@@ -239,3 +239,19 @@ def test_console_progress_is_a_status_bar_bar_that_clears_when_the_job_ends():
     report.progress(40, 100, "Writing at 0x00020000")
     report.message("error", "flash failed: No more data to read")  # a failed job takes its bar along
     assert shown[-1] is None
+
+
+def test_flash_project_then_monitor_over_rfc2217_opens_the_port_once(monkeypatch, capfd, opens, sim_server):
+    """The same as over sim://, across processes: the board's own record says it saw one
+    connection, which stayed open from the write to the boot log."""
+    board = sim_server("esp32")
+    code, out, err = _run(monkeypatch, capfd, ["flash", board.url, "--project", str(PROJECT / "esp32"), "--monitor"],
+                          "expect --timeout 10 demo: processing 3 work items\nexit\n")
+    assert code == 0, err
+    assert err.count("Hash of data verified.") == 3
+    assert "the chip was reset on the same port" in err
+    assert "demo: hello from espmon-demo" in out
+    assert len(opens) == 1
+    board.stop()
+    events = [r["event"] for r in board.records() if r.get("event", "").startswith("host-")]
+    assert events == ["host-open", "host-close"]
