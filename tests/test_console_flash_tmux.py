@@ -76,3 +76,49 @@ def test_capture_and_trace_in_the_console_hold_the_boot_log_and_the_loader(tmux,
     device = [r["text"] for r in records if r["kind"] == "text" and r["text"].startswith("device: ")]
     assert any("hello from espmon-demo" in line for line in device)  # the new boot, after the flash
     assert records[-1]["outcome"] == "ok"
+
+
+def test_erase_asks_first_and_verify_reads_back(tmux, tmp_path):
+    log = tmp_path / "c.log"
+    text = tmp_path / "c.log.txt"
+    tmux.start(["sim://esp32?heartbeat=0", "--project", str(ROOT / "samples" / "project" / "esp32"), "--monitor",
+                "--log", str(log)], command="flash")
+    tmux.wait_screen("demo: hello from espmon-demo", 30)
+
+    def count(what: str) -> int:
+        return text.read_text(errors="replace").count(what) if text.exists() else 0
+
+    tmux.keys(":verify", "Enter")
+    assert wait_for(lambda: count("verify: done") == 1, 30), text.read_text()[-2000:]
+    assert count("Verification successful") == 3  # esptool's own words, one per image
+    tmux.keys(":erase", "Enter")
+    tmux.wait_screen("[y/N]")
+    tmux.keys("n")
+    tmux.wait_screen("not done: erase the WHOLE flash")
+    assert count("erase: done") == 0
+    tmux.keys(":erase", "Enter")
+    tmux.wait_screen("[y/N]")
+    tmux.keys("y")
+    assert wait_for(lambda: count("erase: done") == 1, 30), text.read_text()[-2000:]
+    assert wait_for(lambda: count("invalid header: 0xffffffff") >= 1, 20)  # nothing left to boot
+    tmux.exit_cleanly()
+
+
+def test_a_brownout_during_flash_is_one_line_and_the_console_stays_usable(tmux, tmp_path):
+    log = tmp_path / "c.log"
+    text = tmp_path / "c.log.txt"
+    app = ROOT / "samples" / "firmware" / "esp32" / "app.bin"
+    tmux.start(["sim://esp32?firmware=demo&fault=brownout&heartbeat=0", "--no-reset", "--log", str(log)])
+    tmux.wait_screen("espmon", 20)
+
+    def read() -> str:
+        return text.read_text(errors="replace") if text.exists() else ""
+
+    tmux.keys(f":flash 0x10000 {app}", "Enter")
+    assert wait_for(lambda: "flash: " in read() and "failed" in read(), 60), read()[-3000:]
+    failure = [line for line in read().splitlines() if "failed" in line and "error" in line]
+    assert failure and "brownout" in read().lower()
+    assert "troubleshooting guide" in read()
+    tmux.keys(":chip", "Enter")  # the console and the loader still work
+    assert wait_for(lambda: "chip: done" in read(), 60), read()[-2000:]
+    tmux.exit_cleanly()

@@ -190,3 +190,68 @@ def test_a_board_that_re_enumerates_on_the_reset_after_flashing_is_followed(monk
     assert code == 0, err
     assert "disappeared" in err and "is back after" in err
     assert "app: tick 1" in out
+
+
+def test_script_mode_flashes_the_app_again_on_the_same_port(monkeypatch, capfd, opens):
+    """`flash-app` in a piped script (esp-idf-monitor's script names too): the set that
+    `espmon flash --monitor` wrote, again, with the new boot log after it."""
+    script = ("expect --timeout 10 hello from espmon-demo\n"
+              "flash-app\n"
+              "expect --timeout 30 hello from espmon-demo\n"
+              "exit\n")
+    code, out, err = _run(monkeypatch, capfd, ["flash", "sim://esp32?name=script-flash&heartbeat=0", "--project",
+                                               str(PROJECT / "esp32"), "--monitor"], script)
+    assert code == 0, err
+    assert err.count("Hash of data verified.") == 3 + 1  # the set, then the app alone
+    assert out.count("hello from espmon-demo") >= 2
+    assert len(opens) == 1
+
+
+def test_script_flash_in_a_plain_monitor_is_skipped_with_a_reason(monkeypatch, capfd):
+    code, out, err = _run(monkeypatch, capfd, ["monitor", "sim://esp32?firmware=demo&name=script-noflash",
+                                               "--no-reset"], "flash\nexit\n")
+    assert code == 0
+    assert "nothing to flash here" in err
+
+
+def test_console_progress_is_a_status_bar_bar_that_clears_when_the_job_ends():
+    from espmon.console.flash_actions import ConsoleReport
+
+    shown = []
+
+    class Con:
+        def _call_soon(self, fn, *args):
+            fn(*args)
+
+        def set_progress(self, progress):
+            shown.append(progress)
+
+        def note(self, text):
+            pass
+
+        def message(self, *args, **kwargs):
+            pass
+
+    report = ConsoleReport(Con())
+    for done in (0, 10, 10, 55, 100):
+        report.progress(done, 100, "Writing at 0x00010000")
+    assert shown == [("Writing at 0x00010000", 0), ("Writing at 0x00010000", 10), ("Writing at 0x00010000", 55), None]
+    report.progress(40, 100, "Writing at 0x00020000")
+    report.message("error", "flash failed: No more data to read")  # a failed job takes its bar along
+    assert shown[-1] is None
+
+
+def test_flash_project_then_monitor_over_rfc2217_opens_the_port_once(monkeypatch, capfd, opens, sim_server):
+    """The same as over sim://, across processes: the board's own record says it saw one
+    connection, which stayed open from the write to the boot log."""
+    board = sim_server("esp32")
+    code, out, err = _run(monkeypatch, capfd, ["flash", board.url, "--project", str(PROJECT / "esp32"), "--monitor"],
+                          "expect --timeout 10 demo: processing 3 work items\nexit\n")
+    assert code == 0, err
+    assert err.count("Hash of data verified.") == 3
+    assert "the chip was reset on the same port" in err
+    assert "demo: hello from espmon-demo" in out
+    assert len(opens) == 1
+    board.stop()
+    events = [r["event"] for r in board.records() if r.get("event", "").startswith("host-")]
+    assert events == ["host-open", "host-close"]

@@ -9,7 +9,6 @@ import argparse
 import os
 import sys
 import time
-from typing import TextIO
 
 from espmon.errors import UserError
 
@@ -37,45 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log", metavar="FILE",
                         help="--monitor: save the raw bytes to FILE and a decoded, timestamped text log to FILE.txt")
     parser.add_argument("images", nargs="*", metavar="ADDR FILE", help="offset and image pairs (0x10000 app.bin)")
-
-
-class LineReport:
-    """esptool's words and progress as espmon lines: a bar rewritten in place on a terminal,
-    a percentage line per tenth when piped."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.tty = out.isatty()
-        self._shown = -1
-        self._bar = False
-
-    def message(self, level: str, text: str) -> None:
-        self._end_bar()
-        prefix = {"warning": "warning: ", "error": "error: "}.get(level, "")
-        self.out.write(f"--- {prefix}{text}\n")
-        self.out.flush()
-
-    def progress(self, done: int, total: int, what: str) -> None:
-        percent = 100 * done // total if total else 100
-        if self.tty:
-            filled = percent * 30 // 100
-            self.out.write(f"\r--- {what} [{'#' * filled}{'.' * (30 - filled)}] {percent:3d}%")
-            self._bar = True
-            if done >= total:
-                self._end_bar()
-        else:
-            tenth = percent // 10
-            if tenth != self._shown:
-                self._shown = tenth
-                self.out.write(f"--- {what} {percent}%\n")
-        if done >= total:
-            self._shown = -1
-        self.out.flush()
-
-    def _end_bar(self) -> None:
-        if self._bar:
-            self.out.write("\n")
-            self._bar = False
 
 
 def chosen_port(args: argparse.Namespace) -> str:
@@ -115,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     pairs = [(f.offset, f.read()) for f in flash_set.files]
     encrypted = [(f.offset, data) for f, (_, data) in zip(flash_set.files, pairs) if f.encrypted]
     plain = [(f.offset, data) for f, (_, data) in zip(flash_set.files, pairs) if not f.encrypted]
+    from espmon.flash.esptool_log import LineReport
+
     report = LineReport(sys.stderr if args.monitor else sys.stdout)
     session = Session(chosen_port(args), 115200)
     session.open()
@@ -167,7 +129,7 @@ def _monitor(session, args: argparse.Namespace, flash_set, detected: str | None 
             return run_console(session, engine, settings, load_keymap(None), flash_set=flash_set)
         script = None if sys.stdin is None or sys.stdin.isatty() else sys.stdin
         return PlainMonitor(session, engine, settings, out=sys.stdout.buffer, err=sys.stderr,
-                            script_source=script).run()
+                            script_source=script, flash_set=flash_set).run()
     finally:
         if log is not None:
             log.close()

@@ -69,6 +69,8 @@ class Console:
         self.flash_set: Any = None  # what ':flash' writes with no files (espmon flash --monitor's set)
         self.flash_jobs: Any = None  # espmon.flash.jobs.FlashJobs, made on the first loader command
         self.capture: Any = None  # espmon.capture.writer.CaptureWriter while `:capture on`
+        self.progress: tuple[str, int] | None = None  # a loader job's (what, percent), in the status bar
+        self.question: tuple[str, Any] | None = None  # a y/N question and what a "y" does
         self.status_message: tuple[str, bool, float] = ("", False, 0.0)
         self.output_window: Any = None
         self.input_window: Any = None
@@ -290,6 +292,24 @@ class Console:
         self.store.extend([R.NOTE + text], time.time())
         if self.engine.log is not None:
             self.engine.log.note(text)
+        self.app.invalidate()
+
+    def set_progress(self, progress: tuple[str, int] | None) -> None:
+        self.progress = progress
+        self.app.invalidate()
+
+    def ask(self, question: str, action: Any) -> None:
+        """A y/N question in the status bar: the next key answers it (anything but y is no)."""
+        self.question = (question, action)
+        self.app.invalidate()
+
+    def answer(self, key: str) -> None:
+        question, action = self.question or ("", None)
+        self.question = None
+        if key in ("y", "Y") and action is not None:
+            action()
+        else:
+            self.message("not done: " + question.rstrip("?"))
         self.app.invalidate()
 
     def message(self, text: str, error: bool = False, seconds: float = 6.0) -> None:

@@ -54,6 +54,10 @@ def build_key_bindings(con: "Console") -> KeyBindings:
             con.send_raw("\x03")
             con.message(f"sent Ctrl+C to the device; {describe(con.exit_keys())} leaves the monitor")
 
+    @handle("<any>", filter=Condition(lambda: con.question is not None), eager=True)
+    def _(event: KeyPressEvent) -> None:
+        con.answer(event.key_sequence[0].key)  # a y/N question takes the next key, whatever it is
+
     @handle("escape", filter=Condition(lambda: con.prompt_open or con.help_visible), eager=True)
     def _(event: KeyPressEvent) -> None:
         """Esc closes the help or the command prompt."""

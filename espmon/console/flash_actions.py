@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from espmon.console.app import Console
 
-__all__ = ["cmd_flash", "cmd_flash_app", "cmd_erase_region", "cmd_read", "cmd_chip", "cmd_mac", "cmd_flash_id"]
+__all__ = ["cmd_flash", "cmd_flash_app", "cmd_erase", "cmd_erase_region", "cmd_read", "cmd_verify", "cmd_chip",
+           "cmd_mac", "cmd_flash_id"]
 
 
 class ConsoleReport:
@@ -22,6 +23,8 @@ class ConsoleReport:
         self._tenth = -1
 
     def message(self, level: str, text: str) -> None:
+        if level == "error" or text.endswith("the chip was reset on the same port"):
+            self.con._call_soon(self.con.set_progress, None)  # a job that ended takes its bar along
         prefix = {"warning": "warning: ", "error": "error: "}.get(level, "")
         self.con._call_soon(self._show, f"{prefix}{text}", level == "error")
 
@@ -31,10 +34,11 @@ class ConsoleReport:
             self.con.message(text, error=True)
 
     def progress(self, done: int, total: int, what: str) -> None:
+        # the status bar's bar; redrawn when the percentage moves, cleared at 100 %
         percent = 100 * done // total if total else 100
-        if percent // 10 != self._tenth or done >= total:
-            self._tenth = -1 if done >= total else percent // 10
-            self.con._call_soon(self.con.message, f"{what}: {percent}%", False, 3.0)
+        if percent != self._tenth or done >= total:
+            self._tenth = -1 if done >= total else percent
+            self.con._call_soon(self.con.set_progress, None if done >= total else (what, percent))
 
 
 def _jobs(con: "Console") -> Any:
@@ -91,6 +95,34 @@ def cmd_flash_app(con: "Console", arg: str) -> None:
         jobs.flash(jobs.flash_set.app_only())
     except UserError as exc:
         con.message(f"flash-app: {exc}", error=True)
+
+
+def cmd_erase(con: "Console", arg: str) -> None:
+    """The whole flash: asked first (y/N), as the CLI needs --erase-all."""
+    def erase() -> None:
+        _jobs(con).start("erase", lambda loader: loader.erase_all())
+
+    con.ask("erase the WHOLE flash (bootloader, partition table, app, data)?", erase)
+
+
+def cmd_verify(con: "Console", arg: str) -> None:
+    """Read back the last flash set (or ADDR FILE ...) and compare, with esptool's verify_flash."""
+    from espmon.errors import UserError
+    from espmon.flash.flash_set import FlashSet, parse_pairs
+
+    jobs = _jobs(con)
+    try:
+        flash_set = FlashSet(parse_pairs(arg.split())) if arg.strip() else jobs.flash_set
+        if flash_set is None:
+            con.message("verify: nothing to verify yet (flash first, or give ADDR FILE pairs)", error=True)
+            return
+        pairs = [(f.offset, f.read()) for f in flash_set.files]
+    except UserError as exc:
+        con.message(f"verify: {exc}", error=True)
+        return
+    jobs.start("verify", lambda loader: loader.verify(pairs, flash_mode=flash_set.flash_mode,
+                                                      flash_size=flash_set.flash_size,
+                                                      flash_freq=flash_set.flash_freq))
 
 
 def cmd_erase_region(con: "Console", arg: str) -> None:

@@ -56,6 +56,12 @@ def status_fragments(con: "Console") -> Fragments:
     """State first (it matters most), then the port, counters, log and flags."""
     s = con.session
     frags: Fragments = [_state(con)]
+    if con.question is not None:
+        frags.append(("class:status.error", f" {con.question[0]} [y/N] "))
+    if con.progress is not None:
+        what, percent = con.progress
+        filled = percent * 20 // 100
+        frags.append(("class:status.message", f" {what} [{'#' * filled}{'.' * (20 - filled)}] {percent:3d}% "))
     if con.view.paused:
         frags.append(("class:status.paused", f" {con.view.reason or 'paused'} +{con.view.new_lines()} "))
     if con.menu_pending():

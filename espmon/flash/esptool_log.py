@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 from esp_pylib.logger import EspLog, EspLogBase
 
-__all__ = ["Report", "EsptoolBridge", "routed_to"]
+__all__ = ["Report", "LineReport", "EsptoolBridge", "routed_to"]
 
 # esptool's messages carry rich markup ("[bold]...[/bold]"); the bridge shows plain text
 _MARKUP = re.compile(r"\[/?(?:bold|dim|italic|red|green|yellow|blue|cyan|magenta|white|link[^\]]*)\]")
@@ -28,6 +28,45 @@ class Report(Protocol):
 
     def progress(self, done: int, total: int, what: str) -> None:
         """``what``: esptool's own description (``Writing at 0x00010000``)."""
+
+
+class LineReport:
+    """esptool's words and progress as espmon lines: a bar rewritten in place on a terminal,
+    a percentage line per tenth when piped."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.tty = out.isatty()
+        self._shown = -1
+        self._bar = False
+
+    def message(self, level: str, text: str) -> None:
+        self._end_bar()
+        prefix = {"warning": "warning: ", "error": "error: "}.get(level, "")
+        self.out.write(f"--- {prefix}{text}\n")
+        self.out.flush()
+
+    def progress(self, done: int, total: int, what: str) -> None:
+        percent = 100 * done // total if total else 100
+        if self.tty:
+            filled = percent * 30 // 100
+            self.out.write(f"\r--- {what} [{'#' * filled}{'.' * (30 - filled)}] {percent:3d}%")
+            self._bar = True
+            if done >= total:
+                self._end_bar()
+        else:
+            tenth = percent // 10
+            if tenth != self._shown:
+                self._shown = tenth
+                self.out.write(f"--- {what} {percent}%\n")
+        if done >= total:
+            self._shown = -1
+        self.out.flush()
+
+    def _end_bar(self) -> None:
+        if self._bar:
+            self.out.write("\n")
+            self._bar = False
 
 
 def _text(args: tuple[Any, ...]) -> str:

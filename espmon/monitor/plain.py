@@ -44,6 +44,7 @@ class PlainMonitor:
         err: TextIO,
         script_source: TextIO | None = None,
         color: bool = False,
+        flash_set: Any = None,
     ) -> None:
         self.session = session
         self.engine = engine
@@ -60,6 +61,8 @@ class PlainMonitor:
         self._bytes_in = 0
         self._bytes_done = 0
         engine.keep_sgr = color
+        self.flash_set = flash_set  # what `flash` in a script writes (espmon flash --monitor's set)
+        self._jobs: Any = None
         self.script: ScriptRunner | None = None
         if script_source is not None:
             self.script = ScriptRunner(script_source, self._script_command, self._script_stop, self.say)
@@ -187,6 +190,27 @@ class PlainMonitor:
             self.timestamps = not self.timestamps
         elif name == "log":
             self.say("'log' toggling is only available with --log FILE given at start (the log always records)")
+        elif name in ("flash", "flash-app"):
+            self._flash(name)
+
+    def _flash(self, name: str) -> None:
+        """``flash`` / ``flash-app`` from a script: a loader job on the same port, off this thread."""
+        if self.flash_set is None:
+            self.say(f"'{name}': nothing to flash here (start with espmon flash --project BUILD --monitor): skipped")
+            return
+        from espmon.errors import UserError
+        from espmon.flash.esptool_log import LineReport
+        from espmon.flash.jobs import FlashJobs
+
+        if self._jobs is None:
+            self._jobs = FlashJobs(self.session, LineReport(self.err),
+                                   before_reset=lambda: self.engine.host_reset(time.time()))
+        try:
+            flash_set = self.flash_set.app_only() if name == "flash-app" else self.flash_set
+        except UserError as exc:
+            self.say(f"'{name}': {exc}: skipped")
+            return
+        self._jobs.flash(flash_set)
 
     # -- output -----------------------------------------------------------------------
     def _emit(self, records: list[str], t: float) -> None:

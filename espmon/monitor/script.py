@@ -3,7 +3,9 @@
 One command per line; empty lines and ``#`` comments are skipped; each command is echoed
 to stderr. ``send TEXT`` (TEXT + the end of line), ``sleep S``, ``expect [--timeout S]
 REGEX`` (also matches the last 1024 lines already received, consuming up to the match),
-``reset``, ``bootloader``, ``output``, ``log``, ``timestamps``, ``exit``. EOF after a
+``reset``, ``bootloader``, ``output``, ``log``, ``timestamps``, ``exit``, and espmon's
+``flash`` (``flash-all``) and ``flash-app`` (``app-flash``): the flash set that
+``espmon flash --monitor`` wrote, again, on the same port. EOF after a
 script exits; an empty stdin (``/dev/null``) just watches the port. An expect that times
 out stops the monitor with exit code 110, a bad script line (bad regex or timeout) with 2.
 """
@@ -24,7 +26,7 @@ EXIT_SCRIPT_ERROR = 2
 LOOKBACK_LINES = 1024
 _POLL = 0.1
 _SIMPLE = {"reset", "bootloader", "output", "log", "timestamps"}
-_NOT_HERE = {"flash", "flash-all", "app-flash"}
+_FLASH = {"flash": "flash", "flash-all": "flash", "flash-app": "flash-app", "app-flash": "flash-app"}
 
 
 class ScriptRunner:
@@ -110,8 +112,8 @@ class ScriptRunner:
             return False
         elif name in _SIMPLE:
             self._command(name, arg)
-        elif name in _NOT_HERE:
-            self._say(f"'{name}' is not available in espmon monitor (use `espmon flash`): skipped")
+        elif name in _FLASH:
+            self._command(_FLASH[name], arg)
         else:
             self._say(f"unknown command {line!r}: skipped")
         return True

@@ -315,6 +315,8 @@ class Board:
                 raise serial.SerialException(
                     f"could not open port {self.name}: [Errno 16] Device or resource busy")
             self.host = port
+            if self.recorder is not None:
+                self.recorder.event("host-open")  # who opened the port, how often: a test counts them
             port.pace = self.pace
             port.pace_tx = self.pace_tx
             if self._pending_tx:
@@ -325,6 +327,8 @@ class Board:
         with self.lock:
             if self.host is port:
                 self.host = None
+                if self.recorder is not None:
+                    self.recorder.event("host-close")
                 # Closing a tty drops DTR and RTS (HUPCL); with both released EN stays high.
                 self.lines.set(dtr=False, rts=False)
 

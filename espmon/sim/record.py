@@ -2,8 +2,9 @@
 
 ``{"t": s, "dir": "in"|"out", "frame": hex}`` for each complete SLIP frame (unescaped
 payload; "in" = host to board), ``{"t": s, "dir": ..., "bytes": hex}`` for bytes outside
-frames (boot log text, stray input), ``{"t": s, "event": "reset", "mode": ...}`` and
-``{"t": s, "event": "baud", "baud": N}``. ``t`` counts seconds from the recorder's start.
+frames (boot log text, stray input), ``{"t": s, "event": "reset", "mode": ...}``,
+``{"t": s, "event": "baud", "baud": N}``, and ``{"t": s, "event": "host-open"|"host-close"}``
+when the host end of the cable is opened or closed. ``t`` counts seconds from the recorder's start.
 """
 
 from __future__ import annotations
