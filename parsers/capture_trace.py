@@ -62,6 +62,7 @@ class CaptureTraceParser:
         self._text = bytearray()  # chip output outside the loader conversation, up to its newline
         self._text_line = 0
         self._announced = False
+        self.line_changes: list[int] = []  # capture lines where the host moved DTR or RTS (a reset)
 
     @property
     def lines(self) -> int:
@@ -104,6 +105,8 @@ class CaptureTraceParser:
         elif isinstance(ev, CaptureLine):
             if ev.name in ("dtr", "rts"):
                 self._talking = False  # a reset: what the chip prints next is its boot output
+                if len(self.line_changes) < 10_000:
+                    self.line_changes.append(ev.line)
                 self._reset_after = self._spoke
             elif ev.name == "baud":
                 out.append(TraceMessage(ev.line, ev.t, f"port baud rate set to {ev.value}"))

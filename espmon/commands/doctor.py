@@ -55,6 +55,10 @@ def diagnose(chunks: Iterator[str], name: str, symbolizer: Any = None) -> dict[s
     from parsers.text_kind import describe_text
 
     source = _Input(chunks)
+    from parsers.capture import looks_like_capture
+
+    if looks_like_capture(source.sample):
+        return _capture(source, symbolizer)
     described = describe_text(source.sample)
     if described.startswith(("JSON", "empty")):
         raise UserError(f"{name}: not a trace, a device log or esptool's output: {described.split(',')[0]}")
@@ -112,6 +116,81 @@ def diagnose(chunks: Iterator[str], name: str, symbolizer: Any = None) -> dict[s
         "session": _session(summary) if trace_records and summary else None,
     }
     return report
+
+
+_HOST_DRIVEN = frozenset({"stuck-after-entry", "download-mode"})
+
+
+def _capture(source: Any, symbolizer: Any) -> dict[str, Any]:
+    """An espmon capture: its loader traffic through the trace analyser, and the chip's own
+    output and esptool's words through the doctor's reader, one line each; every line
+    number in the report is then the capture's record line."""
+    from espmon.conversation.analyzer import analyze_lines
+    from espmon.diagnose.findings import findings
+    from espmon.diagnose.reader import DoctorReader
+    from espmon.diagnose.report import panic_json
+    from parsers.capture_trace import DEVICE_PREFIX, CaptureTraceParser
+
+    reader = DoctorReader()
+    origin = [0]  # reader line n (1-based) came from capture line origin[n]
+    summary = None
+    commands = 0
+    parser = CaptureTraceParser()
+    for rec in analyze_lines(source, parser):
+        if rec.kind == "text":
+            text = rec.text[len(DEVICE_PREFIX):] if rec.text.startswith(DEVICE_PREFIX) else rec.text
+            reader.feed(text.replace("\n", " ") + "\n")
+            origin.append(rec.line)
+        elif rec.kind == "summary":
+            summary = rec.to_json()
+        elif rec.kind in _TRACE_KINDS:
+            commands += 1
+    facts = reader.end()
+    if commands and summary is not None:
+        facts.add_summary(summary)
+        _boot_after_reset(facts, summary)
+
+    def line(n: Any) -> Any:
+        return origin[n] if isinstance(n, int) and 0 < n < len(origin) else n
+
+    resets = [{**r, "line": line(r.get("line"))} for r in facts.resets]
+    panics = [{**p, "line": line(p.get("line"))} for p in (panic_json(p, symbolizer) for p in facts.panics)]
+    found = [{**f, "evidence": [line(n) for n in f.get("evidence", [])]} for f in findings(facts)]
+    if commands and parser.line_changes:
+        # The host reset the chip into its loader (esptool's DTR/RTS dance, in the capture):
+        # a boot it cut short is not stuck, and download mode is what it asked for.
+        found = [f for f in found if f["rule"] not in _HOST_DRIVEN]
+    return {
+        "input": "capture",
+        "chip": facts.chip.key if facts.chip else None,
+        "resets": resets,
+        "panics": panics,
+        "findings": found,
+        "lines": source_lines(summary),
+        "chip_line": line(facts.chip_line),
+        "reset_count": facts.reset_count,
+        "panic_count": facts.panic_count,
+        "session": _session(summary) if commands and summary else None,
+    }
+
+
+def _boot_after_reset(facts: Any, summary: dict[str, Any]) -> None:
+    """Nothing came back, but the capture holds what the chip printed after the host's reset
+    (the bytes the host threw away unread): the boot mode it printed tells the two faults
+    esptool's own reset would have named apart."""
+    if summary.get("responses") or not facts.has("err:no_serial_data") or not facts.resets:
+        return
+    last = facts.resets[-1]
+    if last["mode"] == "download":
+        facts.note("err:no_sync_reply", last["line"], "the chip printed its download-mode banner after the "
+                   "reset and never answered: it does not hear the host")
+    elif last["mode"] == "flash":
+        facts.note("trace_boot_log", last["line"], f"after the host's reset the chip booted from flash "
+                   f"({last['boot_name']}) instead of the download mode")
+
+
+def source_lines(summary: dict[str, Any] | None) -> int | None:
+    return summary.get("line") if summary else None
 
 
 def _session(summary: dict[str, Any]) -> dict[str, Any]:
