@@ -93,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         argv, after_dashes = argv[:cut], argv[cut + 1:]
     args, unknown = parser.parse_known_args(argv)
     args.after_dashes = after_dashes
+    leftover = getattr(module, "LEFTOVER_POSITIONALS", None) if module is not None else None
+    if leftover and unknown and not any(arg.startswith("-") for arg in unknown):
+        # `espmon flash PORT --monitor 0x1000 a.bin`: argparse stops filling a positional
+        # list once an option came between; the words after it belong to that list
+        getattr(args, leftover).extend(unknown)
+        unknown = []
     if unknown:  # say it with the subcommand's usage, not the top-level one
         (subparsers[cmd.name] if cmd is not None else parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if module is None:

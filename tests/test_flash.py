@@ -255,3 +255,18 @@ def test_flash_project_then_monitor_over_rfc2217_opens_the_port_once(monkeypatch
     board.stop()
     events = [r["event"] for r in board.records() if r.get("event", "").startswith("host-")]
     assert events == ["host-open", "host-close"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["flash", "{url}", "--monitor", "0x10000", "{app}"],
+    ["flash", "--monitor", "{url}", "0x10000", "{app}"],
+    ["flash", "-p", "{url}", "0x10000", "{app}", "--monitor"],
+    ["flash", "-p", "{url}", "--monitor", "0x10000", "{app}"],
+])
+def test_options_may_come_between_the_port_and_the_images(monkeypatch, capfd, argv):
+    app = ROOT / "samples" / "firmware" / "esp32" / "app.bin"
+    url = "sim://esp32?firmware=demo&name=intermixed"
+    argv = [a.format(url=url, app=app) for a in argv]
+    code, out, err = _run(monkeypatch, capfd, argv, "exit\n")
+    assert code == 0, err
+    assert "Hash of data verified." in err

@@ -12,7 +12,9 @@ import time
 
 from espmon.errors import UserError
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "run", "LEFTOVER_POSITIONALS"]
+
+LEFTOVER_POSITIONALS = "images"  # ADDR FILE words after an option still go to the images (cli.py)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +51,11 @@ def chosen_port(args: argparse.Namespace) -> str:
 
 def _flash_set(args: argparse.Namespace):
     from espmon.flash.flash_set import FlashSet, load_project, parse_pairs
+
+    if args.port and args.port.lower().startswith("0x") and (args.port_option or len(args.images) % 2):
+        # `espmon flash 0x1000 a.bin ...` with the port from -p or $ESPPORT: the first word is an address
+        args.images.insert(0, args.port)
+        args.port = None
 
     if args.project:
         if args.images:
