@@ -37,6 +37,7 @@ PY = sys.executable
 PROJECT = ROOT / "samples/project/esp32"
 _HASH = re.compile(rb"Hash of data verified")
 _BOOT = re.compile(rb"rst:0x")
+_ESC = re.compile(rb"\x1b(?:\[[0-9;?]*[A-Za-z]|[78()][0-9A-Za-z]?)")
 
 
 def start_board() -> tuple[subprocess.Popen, str]:
@@ -69,7 +70,7 @@ def timed_run(cmd: list[str], deadline: float = 300.0) -> tuple[float, float, fl
             except OSError:
                 break
             now = time.monotonic()
-            seen += chunk
+            seen += _ESC.sub(b"", chunk)  # a full-screen console draws with escapes between the words
             found = len(_HASH.findall(seen))
             if found > hashes:
                 hashes, t_hash = found, now
@@ -82,7 +83,7 @@ def timed_run(cmd: list[str], deadline: float = 300.0) -> tuple[float, float, fl
         proc.kill()
         proc.wait()
         os.close(master)
-    assert t_hash is not None and t_boot is not None, f"{cmd[:4]}: no write end or no boot line seen"
+    assert t_hash is not None and t_boot is not None, f"{cmd[:4]}: no write end or no boot line seen: {seen[-600:]!r}"
     return start, t_hash, t_boot
 
 

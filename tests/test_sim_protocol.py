@@ -238,6 +238,8 @@ def test_record_has_frames_bytes_resets_and_baud_changes(sim_port, tmp_path):
     loader.upload_stub()
     loader.command(Opcode.CHANGE_BAUDRATE, struct.pack("<II", 460800, 115200))
     lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert lines[0]["event"] == "host-open"  # the host end of the cable, opened once
+    lines = [line for line in lines if not line.get("event", "").startswith("host-")]
     assert lines[0]["event"] == "reset" and lines[0]["mode"] == "download"
     assert b"waiting for download" in bytes.fromhex(lines[1]["bytes"])
     inbound = [r["frame"] for r in lines if r.get("dir") == "in" and "frame" in r]
