@@ -9,6 +9,7 @@ Opcode names are spelled exactly as esptool's ``ESP_CMDS``.
 from __future__ import annotations
 
 import enum
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,12 +93,13 @@ class Opcode(enum.IntEnum):
     SPI_NAND_WRITE_FLASH_END = 0xDE
 
 
+_OP_NAMES: dict[int, str] = {op.value: op.name for op in Opcode}
+
+
 def op_name(op: int) -> str:
     """esptool's name for an opcode, or ``0xNN`` when it has none."""
-    try:
-        return Opcode(op).name
-    except ValueError:
-        return f"0x{op:02x}"
+    name = _OP_NAMES.get(op)
+    return name if name is not None else f"0x{op:02x}"
 
 
 # --- framing ---------------------------------------------------------------------------
@@ -361,6 +363,24 @@ def _to_dict(container: Any) -> dict[str, Any]:
     return out
 
 
+# construct's compile() turns a declaration into straight Python (3x faster to parse). The
+# compiled parser reads a fixed-size cs.Bytes without checking that the bytes are there,
+# and a short integer raises struct.error: ops declared with a fixed cs.Bytes field keep
+# the interpreted parser, struct.error counts as a parse failure.
+_INTERPRETED = frozenset({Opcode.SYNC})
+_compiled: dict[int, Any] = {}
+
+
+def _payload_parser(op: int) -> Any:
+    parse = _compiled.get(op)
+    if parse is None:
+        spec = REQUEST_PAYLOADS.get(op)
+        if spec is None:
+            return None
+        parse = _compiled[op] = (spec if op in _INTERPRETED else spec.compile()).parse
+    return parse
+
+
 def decode_request(frame: bytes) -> Request | RawFrame:
     """Decode one unescaped frame sent by the host."""
     if len(frame) < 8 or frame[0] != 0:
@@ -375,11 +395,11 @@ def decode_request(frame: bytes) -> Request | RawFrame:
     if size != len(data):
         problem = f"header says {size} data bytes, frame has {len(data)}"
     fields: dict[str, Any] = {}
-    spec = REQUEST_PAYLOADS.get(op)
-    if spec is not None:
+    parse = _payload_parser(op)
+    if parse is not None:
         try:
-            fields = _to_dict(spec.parse(data))
-        except cs.ConstructError:
+            fields = _to_dict(parse(data))
+        except (cs.ConstructError, struct.error):
             problem = problem or f"{op_name(op)} payload too short ({len(data)} bytes)"
     if op == Opcode.SYNC and data != SYNC_DATA and problem is None:
         problem = "SYNC payload is not 07 07 12 20 + 32 x 55"

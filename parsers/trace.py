@@ -93,6 +93,13 @@ _FOREIGN = (
     (re.compile(r"\s*-{2,} ?(?:WRITE|READ)\b"), "esp-serial-flasher"),
 )
 _FENCE = re.compile(r"\s*(?:```|~~~)\S*\s*$")
+# The bulk of a trace, as esptool prints it: one byte record with its bytes inline, or
+# its dump to follow. Lines of this exact shape take the short way in ``feed`` (what
+# ``_record`` would do for them, without its general checks); anything else, the long way.
+_PLAIN_BYTES = re.compile(
+    r"\s*TRACE \+(\d{1,9}\.\d{1,6})(\s*)(?:(Write|Read) (\d{1,15}) bytes:|(Received full packet:))"
+    r"\s*((?:[0-9a-f][0-9a-f])*)\s*$"
+)
 #: No count in a real trace has more digits (a byte count or payload length of esptool is
 #: far below 10**15); longer runs are damage, and Python refuses int() of > 4,300 digits.
 _MAX_DIGITS = 15
@@ -163,6 +170,7 @@ class TraceParser:
             parts[0] = self._partial + parts[0]
             self._partial = ""
         fromhex = bytes.fromhex
+        plain = _PLAIN_BYTES.match
         for part in parts:
             blk = self._block
             # Fast path for the bulk of a trace: an unmangled hexdump row of an open dump.
@@ -183,6 +191,12 @@ class TraceParser:
             if len(part) >= limit:
                 out += self.feed_line(part[:limit])
                 out.append(TraceWarning(self._lineno, f"line longer than {limit} characters; the rest was skipped"))
+                continue
+            m = plain(part) if "TRACE" in part else None
+            if m is not None and (blk is None or not (len(part) > 38 and part[38] == "|")):
+                if blk is not None:
+                    self._finish(out)
+                self._plain_bytes(m, out)
                 continue
             events = self.feed_line(part)
             if events:
@@ -261,6 +275,24 @@ class TraceParser:
         return out
 
     # --- records -------------------------------------------------------------------
+
+    def _plain_bytes(self, m: re.Match, out: list[TraceEvent]) -> None:
+        """A line that matched _PLAIN_BYTES: exactly what feed_line + _record make of it."""
+        self._lineno += 1
+        self._orphans = False
+        when, spaces, verb, count, _, hexes = m.groups()
+        self._t_ms += round(float(when) * 1000)
+        t = self._t_ms / 1000
+        if verb is None:
+            kind, declared = "packet", None
+        else:
+            if self._family is None:
+                self._set_family(FORMAT_V5 if len(spaces) >= 3 else FORMAT_HEX, out, strong=False)
+            kind, declared = ("write" if verb == "Write" else "read"), int(count)
+        if hexes or declared == 0:
+            self._emit_bytes(kind, self._lineno, t, bytes.fromhex(hexes), declared, True, False, out)
+        else:
+            self._block = _Block(kind, self._lineno, t, declared)
 
     def _record(self, seg: str, out: list[TraceEvent]) -> None:
         m = _PREFIX.match(seg)
