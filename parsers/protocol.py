@@ -303,7 +303,9 @@ def error_text(code: int) -> str:
 # --- typed packets ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+# Plain (not frozen) dataclasses: one is made per trace line or packet, and a frozen
+# dataclass's __init__ costs 4x (object.__setattr__ per field). Nothing changes them once made.
+@dataclass(slots=True)
 class Request:
     op: int
     checksum: int
@@ -317,7 +319,7 @@ class Request:
         return op_name(self.op)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Response:
     op: int
     value: int
@@ -341,7 +343,7 @@ class Response:
         return None if self.error is None else error_text(self.error)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RawFrame:
     """A frame that is not a request or response: OHAI, READ_FLASH data and acks, MD5
     digests of a flash read, or anything damaged."""

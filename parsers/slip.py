@@ -37,7 +37,9 @@ ESC_ESC = 0xDD
 MAX_FRAME = 64 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+# Plain (not frozen) dataclasses: one is made per trace line or packet, and a frozen
+# dataclass's __init__ costs 4x (object.__setattr__ per field). Nothing changes them once made.
+@dataclass(slots=True)
 class SlipFrame:
     """A complete frame, unescaped, without its delimiters."""
 
@@ -46,7 +48,7 @@ class SlipFrame:
     end: int  # offset just past the closing C0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StrayBytes:
     """Bytes that arrived outside any frame (a boot log, noise, a baud mismatch)."""
 
@@ -54,7 +56,7 @@ class StrayBytes:
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BadEscape:
     """``DB`` followed by a byte other than ``DC``/``DD``; the frame goes on without it."""
 
@@ -62,7 +64,7 @@ class BadEscape:
     offset: int  # offset of the offending byte (the one after DB)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TruncatedFrame:
     """A frame that was open when the stream ended (from :meth:`SlipDecoder.end`)."""
 
@@ -70,7 +72,7 @@ class TruncatedFrame:
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OversizedFrame:
     """A frame grew past :data:`MAX_FRAME` without closing; its bytes were dropped."""
 

@@ -24,7 +24,9 @@ FORMAT_HEX = "v2-v4"  # esptool 2.4-4.x: HexFormatter, `command op=0x..`
 FORMAT_V5 = "v5"  # esptool 5.x: `--- Cmd NAME (0x..) | ...`
 
 
-@dataclass(frozen=True, slots=True)
+# Plain (not frozen) dataclasses: one is made per trace line or packet, and a frozen
+# dataclass's __init__ costs 4x (object.__setattr__ per field). Nothing changes them once made.
+@dataclass(slots=True)
 class TraceFormat:
     """The format family of the trace records from ``line`` on."""
 
@@ -32,7 +34,7 @@ class TraceFormat:
     family: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TraceCommand:
     """A command header: esptool is about to send request ``op``."""
 
@@ -47,7 +49,7 @@ class TraceCommand:
     complete: bool  # len(data) == data_len and no dump line was lost
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TraceBytes:
     """Bytes esptool printed. ``kind``: ``write`` (a SLIP frame sent, escaped, with its
     C0s), ``read`` (a raw chunk read from the port), ``packet`` (a frame esptool
@@ -63,7 +65,7 @@ class TraceBytes:
     resumed: bool = False  # these bytes follow lines a user cut out of the same dump
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TraceTimeout:
     """The reader got no byte within the serial timeout."""
 
@@ -73,7 +75,7 @@ class TraceTimeout:
     received: int | None  # bytes of a half-received packet, when esptool says
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TraceMessage:
     """Any other message printed through esptool's ``trace()`` (retries, warnings,
     lines users added to their own esptool)."""
@@ -83,7 +85,7 @@ class TraceMessage:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TextLine:
     """A line of esptool's own output (not a trace record)."""
 
@@ -91,7 +93,7 @@ class TextLine:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TraceWarning:
     """Input that is damaged, inconsistent or not esptool's."""
 
