@@ -371,16 +371,37 @@ def _to_dict(container: Any) -> dict[str, Any]:
 # the interpreted parser, struct.error counts as a parse failure.
 _INTERPRETED = frozenset({Opcode.SYNC})
 _compiled: dict[int, Any] = {}
+# Register-heavy sessions send the same few small payloads thousands of times: their fields
+# are kept (bounded; each caller gets its own copy of the dict).
+_SMALL = 64
+_CACHE_SIZE = 4096
+_parsed: dict[tuple[int, bytes], dict[str, Any] | None] = {}
 
 
-def _payload_parser(op: int) -> Any:
+def _payload_fields(op: int, data: bytes) -> dict[str, Any] | None:
+    """The fields of request ``op``'s payload; {} for an op with no declaration, None
+    when the payload does not fit its declaration."""
+    small = len(data) <= _SMALL and type(data) is bytes
+    if small:
+        hit = _parsed.get((op, data), False)
+        if hit is not False:
+            return None if hit is None else dict(hit)
     parse = _compiled.get(op)
     if parse is None:
         spec = REQUEST_PAYLOADS.get(op)
         if spec is None:
-            return None
+            return {}
         parse = _compiled[op] = (spec if op in _INTERPRETED else spec.compile()).parse
-    return parse
+    try:
+        fields = _to_dict(parse(data))
+    except (cs.ConstructError, struct.error):
+        fields = None
+    if small:
+        if len(_parsed) >= _CACHE_SIZE:
+            _parsed.clear()
+        _parsed[(op, data)] = fields
+        return None if fields is None else dict(fields)
+    return fields
 
 
 def decode_request(frame: bytes) -> Request | RawFrame:
@@ -396,13 +417,10 @@ def decode_request(frame: bytes) -> Request | RawFrame:
     problem = None
     if size != len(data):
         problem = f"header says {size} data bytes, frame has {len(data)}"
-    fields: dict[str, Any] = {}
-    parse = _payload_parser(op)
-    if parse is not None:
-        try:
-            fields = _to_dict(parse(data))
-        except (cs.ConstructError, struct.error):
-            problem = problem or f"{op_name(op)} payload too short ({len(data)} bytes)"
+    fields = _payload_fields(op, data)
+    if fields is None:
+        fields = {}
+        problem = problem or f"{op_name(op)} payload too short ({len(data)} bytes)"
     if op == Opcode.SYNC and data != SYNC_DATA and problem is None:
         problem = "SYNC payload is not 07 07 12 20 + 32 x 55"
     checksum_ok = None

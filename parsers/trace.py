@@ -172,9 +172,16 @@ class TraceParser:
         fromhex = bytes.fromhex
         plain = _PLAIN_BYTES.match
         for part in parts:
+            n = len(part)
+            if n >= limit:
+                out += self.feed_line(part[:limit])
+                out.append(TraceWarning(self._lineno, f"line longer than {limit} characters; the rest was skipped"))
+                continue
             blk = self._block
-            # Fast path for the bulk of a trace: an unmangled hexdump row of an open dump.
-            if blk is not None and 38 < len(part) < limit and part[38] == "|" and part[:4] == "    ":
+            row = n > 38 and part[38] == "|"
+            # Short ways for the bulk of a trace; each does exactly what feed_line would.
+            # An unmangled hexdump row of an open dump:
+            if blk is not None and row and part[:4] == "    ":
                 try:
                     data = fromhex(part[4:37])
                 except ValueError:
@@ -185,18 +192,23 @@ class TraceParser:
                     blk.got += len(data)
                     if blk.expected is not None and blk.got >= blk.expected:
                         if blk.got > blk.expected:
-                            out.append(TraceWarning(self._lineno, f"dump holds more than the {blk.expected} bytes announced"))
+                            out.append(TraceWarning(self._lineno, f"dump holds more than the {blk.expected} bytes "
+                                                                  "announced"))
                         self._finish(out)
                     continue
-            if len(part) >= limit:
-                out += self.feed_line(part[:limit])
-                out.append(TraceWarning(self._lineno, f"line longer than {limit} characters; the rest was skipped"))
-                continue
-            m = plain(part) if "TRACE" in part else None
-            if m is not None and (blk is None or not (len(part) > 38 and part[38] == "|")):
+            # One trace record alone on its line, nothing before it but indentation:
+            idx = part.find("TRACE +")
+            if idx >= 0 and (idx == 0 or part[:idx].isspace()) and not (blk is not None and row) \
+                    and part.find("TRACE +", idx + 7) < 0 and "\x1b" not in part and "\r" not in part:
                 if blk is not None:
                     self._finish(out)
-                self._plain_bytes(m, out)
+                m = plain(part)
+                if m is not None:
+                    self._plain_bytes(m, out)
+                else:
+                    self._lineno += 1
+                    self._orphans = False
+                    self._record(part[idx:], out)
                 continue
             events = self.feed_line(part)
             if events:
@@ -277,7 +289,7 @@ class TraceParser:
     # --- records -------------------------------------------------------------------
 
     def _plain_bytes(self, m: re.Match, out: list[TraceEvent]) -> None:
-        """A line that matched _PLAIN_BYTES: exactly what feed_line + _record make of it."""
+        """A line that matched _PLAIN_BYTES: exactly what _record makes of it."""
         self._lineno += 1
         self._orphans = False
         when, spaces, verb, count, _, hexes = m.groups()

@@ -83,6 +83,7 @@ def _open(path: str) -> tuple[BinaryIO, str]:
 _TRACE_KINDS = frozenset({"command", "response", "frame", "timeout", "invalid"})
 _HOLD_LIMIT = 20_000  # records held while looking for the first trace record
 _SAMPLE = 1 << 16  # text kept to say what a non-trace looks like
+_BATCH = 256  # output lines per write
 
 
 class NotATrace(UserError):
@@ -131,28 +132,45 @@ def run(args: argparse.Namespace) -> int:
             import json
 
             dumps = json.JSONEncoder(separators=(",", ":")).encode
-            write = out.write
-            for rec in records:
-                write(dumps(rec.to_json()))
-                write("\n")
+            batch = []
+            try:
+                for rec in records:
+                    batch.append(dumps(rec.to_json()))
+                    if len(batch) >= _BATCH:
+                        batch.append("")
+                        out.write("\n".join(batch))
+                        batch.clear()
+            finally:
+                if batch:
+                    batch.append("")
+                    out.write("\n".join(batch))
         else:
             from espmon.conversation.render import TextRenderer
 
             color = args.color == "always" or (args.color == "auto" and out.isatty() and not os.environ.get("NO_COLOR"))
             encoding = (getattr(out, "encoding", None) or "").lower()
             renderer = TextRenderer(color=color, unicode="utf" in encoding)
-            write = out.write
+            # Lines go out in batches: one write (and on a terminal one flush) per batch,
+            # not per line.
+            batch: list[str] = []
+            add = batch.append
             started = not args.summary  # the story alone starts with its first line, not a gap
-            for rec in records:
-                for line in renderer.render(rec):
-                    if not started and not line.strip():
-                        continue
-                    started = True
-                    write(line)
-                    write("\n")
-            for line in renderer.flush():
-                write(line)
-                write("\n")
+            try:
+                for rec in records:
+                    for line in renderer.render(rec):
+                        if not started and not line.strip():
+                            continue
+                        started = True
+                        add(line)
+                    if len(batch) >= _BATCH:
+                        batch.append("")
+                        out.write("\n".join(batch))
+                        batch.clear()
+                batch += renderer.flush()
+            finally:
+                if batch:
+                    batch.append("")
+                    out.write("\n".join(batch))
         out.flush()
     finally:
         if stream is not sys.stdin.buffer:
