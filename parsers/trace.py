@@ -100,6 +100,11 @@ _PLAIN_BYTES = re.compile(
     r"\s*TRACE \+(\d{1,9}\.\d{1,6})(\s*)(?:(Write|Read) (\d{1,15}) bytes:|(Received full packet:))"
     r"\s*((?:[0-9a-f][0-9a-f])*)\s*$"
 )
+# The same for an esptool 5 command header with its payload inline (or its dump to follow).
+_PLAIN_CMD = re.compile(
+    r"\s*TRACE \+(\d{1,9}\.\d{1,6})\s*--- Cmd ([A-Za-z0-9_]+) \(0x([0-9a-fA-F]{1,2})\) \| data_len (\d{1,15})"
+    r" \| wait_response (\d+) \| timeout (\d+(?:\.\d*)?) \| data\s*((?:[0-9a-f][0-9a-f])*)\s*(?:---)?\s*$"
+)
 #: No count in a real trace has more digits (a byte count or payload length of esptool is
 #: far below 10**15); longer runs are damage, and Python refuses int() of > 4,300 digits.
 _MAX_DIGITS = 15
@@ -171,17 +176,13 @@ class TraceParser:
             self._partial = ""
         fromhex = bytes.fromhex
         plain = _PLAIN_BYTES.match
+        plain_cmd = _PLAIN_CMD.match
+        append = out.append
+        # Short ways for the bulk of a trace; each does exactly what feed_line would.
         for part in parts:
-            n = len(part)
-            if n >= limit:
-                out += self.feed_line(part[:limit])
-                out.append(TraceWarning(self._lineno, f"line longer than {limit} characters; the rest was skipped"))
-                continue
             blk = self._block
-            row = n > 38 and part[38] == "|"
-            # Short ways for the bulk of a trace; each does exactly what feed_line would.
             # An unmangled hexdump row of an open dump:
-            if blk is not None and row and part[:4] == "    ":
+            if blk is not None and 38 < len(part) < limit and part[38] == "|" and part[:4] == "    ":
                 try:
                     data = fromhex(part[4:37])
                 except ValueError:
@@ -192,23 +193,66 @@ class TraceParser:
                     blk.got += len(data)
                     if blk.expected is not None and blk.got >= blk.expected:
                         if blk.got > blk.expected:
-                            out.append(TraceWarning(self._lineno, f"dump holds more than the {blk.expected} bytes "
-                                                                  "announced"))
+                            append(TraceWarning(self._lineno, f"dump holds more than the {blk.expected} bytes announced"))
                         self._finish(out)
                     continue
-            # One trace record alone on its line, nothing before it but indentation:
+            # A byte record in esptool's own layout (what _record makes of it):
+            m = plain(part)
+            if m is not None and len(part) < limit:
+                if blk is not None:
+                    self._finish(out)
+                self._lineno += 1
+                self._orphans = False
+                when, spaces, verb, count, _, hexes = m.groups()
+                self._t_ms += round(float(when) * 1000)
+                t = self._t_ms / 1000
+                if verb is None:
+                    kind, declared = "packet", None
+                else:
+                    if self._family is None:
+                        self._set_family(FORMAT_V5 if len(spaces) >= 3 else FORMAT_HEX, out, strong=False)
+                    kind, declared = ("write" if verb == "Write" else "read"), int(count)
+                if hexes:
+                    data = fromhex(hexes)
+                    if declared is None or len(data) == declared:
+                        append(TraceBytes(self._lineno, t, kind, data, declared, True, False))
+                    else:
+                        self._emit_bytes(kind, self._lineno, t, data, declared, True, False, out)
+                elif declared == 0:
+                    append(TraceBytes(self._lineno, t, kind, b"", 0, True, False))
+                else:
+                    self._block = _Block(kind, self._lineno, t, declared)
+                continue
+            n = len(part)
+            if n < limit and (m := plain_cmd(part)) is not None:
+                if blk is not None:
+                    self._finish(out)
+                self._lineno += 1
+                self._orphans = False
+                when, name, op, data_len, wait, timeout, hexes = m.groups()
+                self._t_ms += round(float(when) * 1000)
+                t = self._t_ms / 1000
+                if self._family != FORMAT_V5:
+                    self._set_family(FORMAT_V5, out)
+                cmd = (int(op, 16), name, int(data_len), wait != "0", float(timeout))
+                if hexes or cmd[2] == 0:
+                    self._emit_command(cmd, self._lineno, t, fromhex(hexes), len(hexes) == 2 * cmd[2], out)
+                else:
+                    self._block = _Block("command", self._lineno, t, cmd[2], cmd)
+                continue
+            if n >= limit:
+                out += self.feed_line(part[:limit])
+                append(TraceWarning(self._lineno, f"line longer than {limit} characters; the rest was skipped"))
+                continue
+            # Another trace record alone on its line, nothing before it but indentation:
             idx = part.find("TRACE +")
-            if idx >= 0 and (idx == 0 or part[:idx].isspace()) and not (blk is not None and row) \
+            if idx >= 0 and (idx == 0 or part[:idx].isspace()) and not (blk is not None and n > 38 and part[38] == "|") \
                     and part.find("TRACE +", idx + 7) < 0 and "\x1b" not in part and "\r" not in part:
                 if blk is not None:
                     self._finish(out)
-                m = plain(part)
-                if m is not None:
-                    self._plain_bytes(m, out)
-                else:
-                    self._lineno += 1
-                    self._orphans = False
-                    self._record(part[idx:], out)
+                self._lineno += 1
+                self._orphans = False
+                self._record(part[idx:], out)
                 continue
             events = self.feed_line(part)
             if events:
@@ -287,24 +331,6 @@ class TraceParser:
         return out
 
     # --- records -------------------------------------------------------------------
-
-    def _plain_bytes(self, m: re.Match, out: list[TraceEvent]) -> None:
-        """A line that matched _PLAIN_BYTES: exactly what _record makes of it."""
-        self._lineno += 1
-        self._orphans = False
-        when, spaces, verb, count, _, hexes = m.groups()
-        self._t_ms += round(float(when) * 1000)
-        t = self._t_ms / 1000
-        if verb is None:
-            kind, declared = "packet", None
-        else:
-            if self._family is None:
-                self._set_family(FORMAT_V5 if len(spaces) >= 3 else FORMAT_HEX, out, strong=False)
-            kind, declared = ("write" if verb == "Write" else "read"), int(count)
-        if hexes or declared == 0:
-            self._emit_bytes(kind, self._lineno, t, bytes.fromhex(hexes), declared, True, False, out)
-        else:
-            self._block = _Block(kind, self._lineno, t, declared)
 
     def _record(self, seg: str, out: list[TraceEvent]) -> None:
         m = _PREFIX.match(seg)
