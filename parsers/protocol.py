@@ -469,10 +469,27 @@ def split_status(op: int, body: bytes, status_len: int | None = None) -> tuple[b
     return body, b""
 
 
+_replies: dict[tuple[bytes, int | None], Response] = {}
+
+
 def decode_response(frame: bytes, status_len: int | None = None) -> Response | RawFrame:
-    """Decode one unescaped frame sent by the chip."""
+    """Decode one unescaped frame sent by the chip. Small replies repeat (the same
+    register read, the same status): the same Response is returned for the same frame,
+    so its ``fields`` are not to be changed."""
     if len(frame) < 8 or frame[0] != 1:
         return RawFrame(frame)
+    if len(frame) <= _SMALL and type(frame) is bytes:
+        key = (frame, status_len)
+        pkt = _replies.get(key)
+        if pkt is None:
+            if len(_replies) >= _CACHE_SIZE:
+                _replies.clear()
+            pkt = _replies[key] = _decode_response(frame, status_len)
+        return pkt
+    return _decode_response(frame, status_len)
+
+
+def _decode_response(frame: bytes, status_len: int | None) -> Response:
     op = frame[1]
     size = int.from_bytes(frame[2:4], "little")
     value = int.from_bytes(frame[4:8], "little")

@@ -132,6 +132,31 @@ class SlipDecoder:
         i = 0
         n = len(data)
         base = self._pos
+        # The usual chunks of a reply, each decoded exactly as the loop below would:
+        # a whole frame with nothing to unescape, its opening C0 alone, or the rest of
+        # an open frame up to its closing C0.
+        if n and not self._escape and data.find(ESC) < 0 and data.find(END, 1, n - 1) < 0:
+            if not self._in_frame and data[0] == END:
+                if n == 1:
+                    self._flush_stray(events)
+                    self._in_frame, self._frame_start, self._oversized = True, base, False
+                    self._frame.clear()
+                    self._pos = base + 1
+                    return events
+                if n > 2 and data[-1] == END and n - 2 <= MAX_FRAME:
+                    self._flush_stray(events)
+                    self._frame_start, self._oversized = base, False
+                    events.append(SlipFrame(data[1:-1], base, base + n))
+                    self._pos = base + n
+                    return events
+            elif self._in_frame and not self._oversized and data[0] != END and data[-1] == END \
+                    and len(self._frame) + n - 1 <= MAX_FRAME:
+                frame = bytes(self._frame) + data[:-1]
+                events.append(SlipFrame(frame, self._frame_start, base + n))
+                self._in_frame = False
+                self._frame.clear()
+                self._pos = base + n
+                return events
         while i < n:
             if not self._in_frame:
                 j = data.find(END, i)
