@@ -155,12 +155,17 @@ def run(args: argparse.Namespace) -> int:
             batch: list[str] = []
             add = batch.append
             started = not args.summary  # the story alone starts with its first line, not a gap
+            # On a terminal, a first-time reader gets the columns and arrows named once.
+            legend = not args.summary and out.isatty()
             try:
                 for rec in records:
                     for line in renderer.render(rec):
                         if not started and not line.strip():
                             continue
                         started = True
+                        if legend:
+                            add(renderer.legend())
+                            legend = False
                         add(line)
                     if len(batch) >= _BATCH:
                         batch.append("")

@@ -133,6 +133,13 @@ class TextRenderer:
         self._held: ResponseRecord | None = None
         self._held_count = 0
 
+    def legend(self) -> str:
+        """One line naming the columns and the marks of the packet lines, for a reader at
+        a terminal (in the columns of ``_row``)."""
+        marks = ((self.to_chip, "to chip"), (self.from_chip, "from chip"), (self.bar, "esptool"), ("*", "note"),
+                 ("!", "warning"), ("x", "error"))
+        return self._s("dim", f"{'line':>6} {'time s':>9}  " + "  ".join(f"{m} {what}" for m, what in marks))
+
     def _s(self, style: str, text: str) -> str:
         if not self.color or not text:
             return text
