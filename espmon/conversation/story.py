@@ -51,6 +51,11 @@ _DONE = re.compile(r"Hard resetting|^Leaving\.\.\.|Staying in bootloader|Hash of
 # The line that closes a traceback: an exception name, maybe dotted, maybe ": message".
 _EXCEPTION = re.compile(r"(?!(?:raise|pass|return|continue|break|yield)\b)[A-Za-z_][\w.]*(?::\s.*)?$")
 _STUB_TEXT = re.compile(r"Stub running|Stub flasher running|Stub is already running")
+# Words each of those patterns needs: a line without them skips the search (a regex of
+# many alternatives costs ~20 us on a long line, and most of esptool's lines are none of these).
+_FATAL_WORD = "rror"
+_DONE_WORDS = ("Hard resetting", "Leaving...", "Staying in bootloader", "Hash of data verified", "Flash memory erased",
+               "rase completed", "Read ", "Chip ID:", "Detected flash size", "MAC:", "Manufacturer:")
 _BOOT_TEXT = re.compile(rb"Brownout detector was triggered|brown.?out[\w]*", re.I)
 _BOOT_LOG = re.compile(rb"(?:rst:0x[0-9a-f]+[^\r\n]*|boot:0x[0-9a-f]+[^\r\n]*|invalid header: 0x[0-9a-f]+|"
                        rb"ets [A-Z][a-z]{2} [ \d]\d \d{4}[^\r\n]*|ESP-ROM:[^\r\n]*)")
@@ -370,7 +375,7 @@ class Story:
                 self.errors.append("a bug of esptool 5.6's --trace (bytes that look like rich markup in a "
                                    "hexdump), not a problem of the board; trace with esptool <= 5.3")
             return
-        m = _FATAL.search(text)
+        m = _FATAL.search(text) if _FATAL_WORD in text else None
         if m is not None:
             if self.fatal is None:
                 self.fatal, self.fatal_line = m.group(1).strip(), line
@@ -390,7 +395,7 @@ class Story:
             self.stub_line = self.stub_line or line
         if CLOSING.search(text):
             self.closed = self.done = True
-        elif _DONE.search(text.strip()):
+        elif any(word in text for word in _DONE_WORDS) and _DONE.search(text.strip()):
             self.done = True
         if "brownout" in text.lower():
             self._boot_evidence = f"{text.strip()} (line {line})"
