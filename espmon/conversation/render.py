@@ -309,6 +309,11 @@ class TextRenderer:
         md5 = {"ok": self._s("ok", "MD5 ok"), "mismatch": self._s("bad", "MD5 MISMATCH")}.get(r.get("md5"))
         if md5:
             text += f"  {md5}"
+        elif r.get("damaged_blocks"):
+            n = r["damaged_blocks"]
+            blocks = f"{n} block" + ("s" if n != 1 else "")
+            lost = f"{r['missing_bytes']:,} bytes of {blocks}" if r.get("missing_bytes") else f"bytes of {blocks}"
+            text += "  " + self._s("warn", f"MD5 not checked: {lost} are missing from the trace")
         if not r.get("complete"):
             text += "  " + self._s("bad", "INCOMPLETE")
         return text

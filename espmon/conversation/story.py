@@ -83,10 +83,21 @@ class Region:
     failed: str | None = None
     md5: str | None = None  # "ok", "mismatch" or None when not checked
     damaged: bool = False  # block bytes are missing from the trace: no MD5 of our own
+    missing: int = 0  # block bytes the trace lost (esptool 5.6 dropped dump rows, a cut paste)
+    damaged_blocks: int = 0
     _inflate: Any = None
     _hash: Any = field(default_factory=hashlib.md5)
     _held: bytes = b""  # the newest plain bytes, not hashed yet (the MD5 may stop inside them)
     _hashed: int = 0
+
+    def lost(self, seq: int, declared: int | None, got: int) -> None:
+        """Block ``seq`` reached the trace short: ``got`` of the ``declared`` bytes of its header."""
+        self.damaged = True
+        if seq == self.next_seq:
+            self.damaged_blocks += 1
+            if declared is not None and declared > got:
+                self.missing += declared - got
+                self.wire_bytes += declared - got  # the block's header says what was sent
 
     def add_block(self, seq: int, data: bytes, t: float) -> None:
         if seq != self.next_seq:
@@ -132,7 +143,7 @@ class Region:
             "encrypted": self.encrypted, "seconds": seconds,
             "kbit_s": round(done * 8 / seconds / 1000, 1) if seconds else None,
             "md5": self.md5, "complete": self.acked >= self.blocks_expected and self.failed is None,
-            "line": self.line,
+            "line": self.line, "missing_bytes": self.missing, "damaged_blocks": self.damaged_blocks,
         }
 
 
@@ -224,9 +235,10 @@ class Story:
             self.regions.append(self._region)
         elif op in (Opcode.FLASH_DATA, Opcode.FLASH_DEFL_DATA, Opcode.FLASH_ENCRYPT_DATA) and "seq" in f:
             if self._region is not None:
+                data = f.get("data", b"")
                 if not complete:
-                    self._region.damaged = True
-                self._region.add_block(f["seq"], f.get("data", b""), rec.t)
+                    self._region.lost(f["seq"], f.get("data_len"), len(data))
+                self._region.add_block(f["seq"], data, rec.t)
         elif op == Opcode.MEM_BEGIN and "offset" in f:
             self.ram.append({"offset": f["offset"], "size": f["size"], "blocks": f["blocks"], "line": rec.line})
         elif op == Opcode.MEM_END and "entry" in f:
