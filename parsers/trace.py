@@ -38,6 +38,7 @@ from parsers.trace_events import (
     TraceTimeout,
     TraceWarning,
 )
+from parsers.trace_patterns import Dump as _Block
 
 __all__ = [
     "FORMAT_REPR",
@@ -59,24 +60,6 @@ __all__ = [
 #: Longer lines are cut here (the rest is skipped with a warning), so that a file with
 #: no newlines cannot grow memory without bound.
 MAX_LINE = 1 << 20
-
-class _Block:
-    """A record whose bytes continue on hexdump lines."""
-
-    __slots__ = ("kind", "line", "t", "expected", "chunks", "got", "cmd", "resumed", "lost")
-
-    def __init__(self, kind: str, line: int, t: float, expected: int | None,
-                 cmd: tuple | None = None, resumed: bool = False) -> None:
-        self.kind = kind
-        self.line = line
-        self.t = t
-        self.expected = expected  # None: length unknown, take dump lines while they come
-        self.chunks: list[bytes] = []
-        self.got = 0
-        self.cmd = cmd  # (op, name, data_len, wait_response, timeout) for a command
-        self.resumed = resumed
-        self.lost = False
-
 
 class TraceParser:
     """Line state machine over esptool trace text (see the module docstring)."""
@@ -146,6 +129,11 @@ class TraceParser:
                                                               "announced"))
                         self._finish(out)
                     continue
+            if not part:  # a blank line ends an open dump
+                self._lineno += 1
+                if blk is not None:
+                    self._finish(out)
+                continue
             # A byte record in esptool's own layout (what _record makes of it):
             m = plain(part)
             if m is not None and len(part) < limit:

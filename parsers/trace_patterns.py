@@ -1,5 +1,6 @@
 """What the lines of an esptool ``--trace`` dump look like: the patterns
-:class:`parsers.trace.TraceParser` reads them with, and the bytes printed on a record's own line."""
+:class:`parsers.trace.TraceParser` reads them with, the bytes printed on a record's own line,
+and the record whose bytes continue on hexdump lines (a :class:`Dump`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 from parsers.hexdump import parse_inline_hex, parse_joined_dump
 
 __all__ = ["ANSI", "PREFIX", "BYTES", "CMD_HEX", "CMD_V5", "COUNT", "TIMEOUTS", "BYTE_LABELS", "FOREIGN", "FENCE",
-           "PLAIN_BYTES", "PLAIN_CMD", "MAX_DIGITS", "JUNK_HEAD", "inline_bytes"]
+           "PLAIN_BYTES", "PLAIN_CMD", "MAX_DIGITS", "JUNK_HEAD", "inline_bytes", "Dump"]
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 PREFIX = re.compile(r"TRACE \+(-?\d+(?:\.\d*)?)(\s*)")
@@ -72,3 +73,21 @@ def inline_bytes(rest: str, declared: int | None) -> tuple[bytes | None, str]:
     if data is not None and (declared is None or len(data) == declared):
         return data, tail.strip()
     return None, ""
+
+
+class Dump:
+    """A record whose bytes continue on hexdump lines (the parser's open dump)."""
+
+    __slots__ = ("kind", "line", "t", "expected", "chunks", "got", "cmd", "resumed", "lost")
+
+    def __init__(self, kind: str, line: int, t: float, expected: int | None,
+                 cmd: tuple | None = None, resumed: bool = False) -> None:
+        self.kind = kind
+        self.line = line
+        self.t = t
+        self.expected = expected  # None: length unknown, take dump lines while they come
+        self.chunks: list[bytes] = []
+        self.got = 0
+        self.cmd = cmd  # (op, name, data_len, wait_response, timeout) for a command
+        self.resumed = resumed
+        self.lost = False

@@ -61,6 +61,13 @@ _BOOT_LOG = re.compile(rb"(?:rst:0x[0-9a-f]+[^\r\n]*|boot:0x[0-9a-f]+[^\r\n]*|in
                        rb"ets [A-Z][a-z]{2} [ \d]\d \d{4}[^\r\n]*|ESP-ROM:[^\r\n]*)")
 
 _VERSIONS = {FORMAT_REPR: "2.2-2.3", FORMAT_V5: "5.x"}
+# The ops Story.command and Story.response look at: any other op (most of a session's
+# register traffic) skips their chains of comparisons.
+_COMMAND_OPS = frozenset({Opcode.FLASH_BEGIN, Opcode.FLASH_DEFL_BEGIN, Opcode.FLASH_DATA, Opcode.FLASH_DEFL_DATA,
+                          Opcode.FLASH_ENCRYPT_DATA, Opcode.MEM_BEGIN, Opcode.MEM_END, Opcode.CHANGE_BAUDRATE,
+                          Opcode.ERASE_FLASH, Opcode.ERASE_REGION, Opcode.SPI_FLASH_MD5, Opcode.READ_FLASH})
+_RESPONSE_OPS = frozenset({Opcode.READ_REG, Opcode.GET_SECURITY_INFO, Opcode.SYNC, Opcode.FLASH_DATA,
+                           Opcode.FLASH_DEFL_DATA, Opcode.FLASH_ENCRYPT_DATA, Opcode.SPI_FLASH_MD5, Opcode.READ_FLASH})
 
 
 @dataclass
@@ -229,6 +236,8 @@ class Story:
         op, f = pkt.op, pkt.fields
         if self.reading is not None:
             self.reading = None
+        if op not in _COMMAND_OPS:
+            return
         if op in (Opcode.FLASH_BEGIN, Opcode.FLASH_DEFL_BEGIN) and "offset" in f and (f["erase_size"] or f["blocks"]):
             self._region = Region(f["offset"], f["erase_size"], f["blocks"], f["block_size"],
                                   op == Opcode.FLASH_DEFL_BEGIN, bool(f.get("encrypted")), rec.line, rec.t)
@@ -279,6 +288,8 @@ class Story:
                 self._region.failed = what
             return
         self.last_failure = None
+        if op not in _RESPONSE_OPS:
+            return
         if op == Opcode.READ_REG:
             address = cmd.fields.get("address")
             if address == CHIP_DETECT_MAGIC_REG:
