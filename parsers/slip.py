@@ -133,8 +133,8 @@ class SlipDecoder:
         n = len(data)
         base = self._pos
         # The usual chunks of a reply, each decoded exactly as the loop below would:
-        # a whole frame with nothing to unescape, its opening C0 alone, or the rest of
-        # an open frame up to its closing C0.
+        # a whole frame with nothing to unescape, its opening C0 alone, more of an open
+        # frame, or the rest of it up to its closing C0.
         if n and not self._escape and data.find(ESC) < 0 and data.find(END, 1, n - 1) < 0:
             if not self._in_frame and data[0] == END:
                 if n == 1:
@@ -149,13 +149,14 @@ class SlipDecoder:
                     events.append(SlipFrame(data[1:-1], base, base + n))
                     self._pos = base + n
                     return events
-            elif self._in_frame and not self._oversized and data[0] != END and data[-1] == END \
-                    and len(self._frame) + n - 1 <= MAX_FRAME:
-                frame = bytes(self._frame) + data[:-1]
-                events.append(SlipFrame(frame, self._frame_start, base + n))
+            elif self._in_frame and not self._oversized and data[0] != END and len(self._frame) + n <= MAX_FRAME:
+                self._pos = base + n
+                if data[-1] != END:  # more of the open frame
+                    self._frame += data
+                    return events
+                events.append(SlipFrame(bytes(self._frame) + data[:-1], self._frame_start, base + n))
                 self._in_frame = False
                 self._frame.clear()
-                self._pos = base + n
                 return events
         while i < n:
             if not self._in_frame:
