@@ -136,7 +136,7 @@ class TraceParser:
                 continue
             # A byte record in esptool's own layout (what _record makes of it):
             m = plain(part)
-            if m is not None and len(part) < limit:
+            if m is not None and len(part) < limit and not len(m.group(6)) & 1:
                 if blk is not None:
                     self._finish(out)
                 self._lineno += 1
@@ -162,7 +162,7 @@ class TraceParser:
                     self._block = _Block(kind, self._lineno, t, declared)
                 continue
             n = len(part)
-            if n < limit and (m := plain_cmd(part)) is not None:
+            if n < limit and (m := plain_cmd(part)) is not None and not len(m.group(7)) & 1:
                 if blk is not None:
                     self._finish(out)
                 self._lineno += 1
