@@ -73,7 +73,8 @@ class Analyzer:
 
     def feed(self, event: Any) -> list[Record]:
         if isinstance(event, Frame):
-            self._line = max(self._line, event.line)
+            if event.line > self._line:
+                self._line = event.line
             return self._host(event) if event.sender != CHIP else self._chip(event)
         line = getattr(event, "line", 0)
         self._line = max(self._line, line)

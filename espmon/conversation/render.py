@@ -146,11 +146,15 @@ class TextRenderer:
         return f"{STYLES[style]}{text}{STYLES['reset']}"
 
     def _row(self, line: int, t: float | None, arrow: str, body: str) -> str:
-        when = f"{t:9.3f}" if t is not None else " " * 9
+        when = f"{t:9.3f}" if t is not None else "         "
+        if not self.color:
+            return f"{line:>6} {when}  {arrow} {body}".rstrip()
         return f"{self._s('dim', f'{line:>6}')} {when}  {arrow} {body}".rstrip()
 
     def render(self, rec: Record) -> list[str]:
         """The lines for ``rec`` (possibly none yet, possibly a held line first)."""
+        if self._held is None and (type(rec) is not ResponseRecord or rec.opcode != 0x08):
+            return self._render(rec)  # the usual case: nothing held, nothing to hold
         out: list[str] = []
         if isinstance(rec, ResponseRecord) and rec.opcode == 0x08 and rec.repeat and self._held is not None \
                 and self._held.value == rec.value and self._held.status == rec.status:
