@@ -1,6 +1,14 @@
-"""Decode benchmark: `espmon decode` on the trace of a 4 MB write, against a plain line read.
+"""Decode benchmark: `espmon decode` on every trace shape, against a plain line read of the same file.
 
-    python benchmarks/bench_decode.py [--mb 4] [--big-mb 200] [--keep DIR]
+    python benchmarks/bench_decode.py [--shape-mb 20] [--runs 3] [--mb 4] [--big-mb 200] [--keep DIR]
+    python benchmarks/bench_decode.py --only shapes      # just the per-shape table
+
+Shapes: each real esptool 5.6.0 capture of samples/traces/5.6.0 (chip-id, flash-id,
+read-flash, write-flash --no-stub, write-flash with the stub and a baud change, and the
+failures: brownout, noise, dead-tx) repeated until the file holds SHAPE_MB megabytes, so
+each is as register-heavy or bulk-heavy as the capture itself. Each is measured as
+``espmon decode FILE`` to /dev/null, ``--json`` to /dev/null, and text to a pty (what a
+terminal gets: colour, and the legend), next to the floor of that same file.
 
 The trace is the real esptool 5.6.0 capture samples/traces/5.6.0/write-flash-baud.trace.txt,
 scaled: its first FLASH_DEFL_BEGIN .. SPI_FLASH_MD5 exchange is replaced by a write of MB
@@ -22,12 +30,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import pty
 import random
 import shutil
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -119,18 +129,70 @@ def repeat_to(src: Path, dst: Path, mb: float) -> None:
                 shutil.copyfileobj(f, out)
 
 
-def measure(argv: list[str], stdout_path: str = os.devnull) -> tuple[float, float, float]:
-    """(wall seconds, CPU seconds, peak RSS MiB) of one child process."""
-    with open(stdout_path, "wb") as sink:
+def measure(argv: list[str], stdout_path: str = os.devnull, tty: bool = False) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS MiB) of one child process; ``tty``: its stdout
+    is a pty, drained by a thread here as fast as a terminal would take it."""
+    drain = None
+    if tty:
+        master, slave = pty.openpty()
+        sink = os.fdopen(slave, "wb")
+
+        def _drain() -> None:
+            while True:
+                try:
+                    if not os.read(master, 1 << 16):
+                        break
+                except OSError:  # EIO: the child closed its end
+                    break
+
+        drain = threading.Thread(target=_drain, daemon=True)
+        drain.start()
+    else:
+        sink = open(stdout_path, "wb")
+    with sink:
         t0 = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=sink, stderr=subprocess.PIPE)
+        if tty:
+            sink.close()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
+    if drain is not None:
+        drain.join(5)
+        os.close(master)
     proc.returncode = os.waitstatus_to_exitcode(status)
     err = proc.stderr.read().decode() if proc.stderr else ""
     if proc.returncode:
         sys.exit(f"{argv} failed ({proc.returncode}): {err}")
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+SHAPES = ("chip-id", "flash-id", "read-flash", "write-flash-no-stub", "write-flash-baud",
+          "fault-brownout", "fault-noise", "fault-dead-tx")
+SHAPE_DIR = ROOT / "samples" / "traces" / "5.6.0"
+
+
+def shapes(tmp: Path, mb: float, runs: int) -> None:
+    """The per-shape table: decode to /dev/null (text, --json) and to a pty, against the floor."""
+    py = sys.executable
+    decode = [py, "-m", "espmon", "decode"]
+    print(f"each shape: its 5.6.0 capture repeated to {mb:g} MB; best of {runs}; MB/s of wall time (x floor)")
+    print(f"{'shape':<21}{'MB':>6}{'floor':>8}{'decode':>15}{'--json':>15}{'to a pty':>15}{'CPU s/MB':>10}")
+    for shape in SHAPES:
+        path = tmp / f"{shape}.trace.txt"
+        repeat_to(SHAPE_DIR / f"{shape}.trace.txt", path, mb)
+        size = path.stat().st_size / 1e6
+        cells = []
+        cpu_mb = 0.0
+        for argv, tty in (([py, "-c", FLOOR, str(path)], False), ([*decode, str(path)], False),
+                          ([*decode, "--json", str(path)], False), ([*decode, str(path)], True)):
+            wall, cpu, _ = min(measure(argv, tty=tty) for _ in range(runs))
+            cells.append(size / wall)
+            if len(cells) == 2:
+                cpu_mb = cpu / size
+        floor = cells[0]
+        row = "".join(f"{v:>8.1f} ({v / floor:.2f})" for v in cells[1:])
+        print(f"{shape:<21}{size:>6.1f}{floor:>8.1f}{row}{cpu_mb:>10.3f}", flush=True)
+        path.unlink()
 
 
 FLOOR = "import sys\nn = 0\nfor line in open(sys.argv[1], encoding='utf-8', errors='replace'):\n    n += 1\n"
@@ -141,6 +203,9 @@ def main() -> int:
     ap.add_argument("--mb", type=float, default=4.0, help="size of the write (default 4 MB)")
     ap.add_argument("--big-mb", type=float, default=200.0, help="size of the trace for the RSS run (default 200)")
     ap.add_argument("--keep", type=Path, help="keep the generated traces in this directory")
+    ap.add_argument("--shape-mb", type=float, default=20.0, help="size of each shape's trace (default 20 MB)")
+    ap.add_argument("--runs", type=int, default=3, help="runs of each measure; the best is shown (default 3)")
+    ap.add_argument("--only", choices=("shapes", "bulk"), help="only the per-shape table, or only the bulk write")
     ap.add_argument("--generate", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.generate:
@@ -148,6 +213,11 @@ def main() -> int:
         return 0
     tmp = Path(tempfile.mkdtemp(prefix="bench_decode_"))
     try:
+        if args.only != "bulk":
+            shapes(tmp, args.shape_mb, args.runs)
+            if args.only == "shapes":
+                return 0
+            print()
         small, big = tmp / "write-4mb.trace.txt", tmp / "big.trace.txt"
         # Generated in a child so that this process stays small: a child's peak RSS
         # (ru_maxrss) counts what it shared with its parent before exec.
@@ -159,7 +229,7 @@ def main() -> int:
         for label, argv in (("plain line read (floor)", [py, "-c", FLOOR, str(small)]),
                             ("espmon decode", [*decode, str(small)]),
                             ("espmon decode --json", [*decode, "--json", str(small)])):
-            runs = [measure(argv) for _ in range(3)]
+            runs = [measure(argv) for _ in range(args.runs)]
             wall, cpu, rss = min(runs)
             rows.append((label, size / wall, cpu / size, rss))
         print(f"trace of a {args.mb:g} MB write: {size:.1f} MB of text ({small.name})")

@@ -9,10 +9,13 @@ Opcode names are spelled exactly as esptool's ``ESP_CMDS``.
 from __future__ import annotations
 
 import enum
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
 import construct as cs
+
+from parsers.protocol_errors import ROM_ERRORS, ROM_INVALID_RECV_MSG, STUB_ERRORS, error_text  # noqa: F401 (the API)
 
 __all__ = [
     "Opcode",
@@ -92,12 +95,13 @@ class Opcode(enum.IntEnum):
     SPI_NAND_WRITE_FLASH_END = 0xDE
 
 
+_OP_NAMES: dict[int, str] = {op.value: op.name for op in Opcode}
+
+
 def op_name(op: int) -> str:
     """esptool's name for an opcode, or ``0xNN`` when it has none."""
-    try:
-        return Opcode(op).name
-    except ValueError:
-        return f"0x{op:02x}"
+    name = _OP_NAMES.get(op)
+    return name if name is not None else f"0x{op:02x}"
 
 
 # --- framing ---------------------------------------------------------------------------
@@ -245,63 +249,12 @@ _SECURITY_INFO = cs.Struct(
     "api_version" / cs.Optional(_u32),
 )
 
-# --- status and error codes ------------------------------------------------------------
-
-ROM_INVALID_RECV_MSG = 0x05
-
-#: The ROM error byte (second status byte when status = 1): esptool's serial-protocol
-#: documentation. esptool 3.2-5.0 printed other, wrong texts for the same codes.
-ROM_ERRORS: dict[int, str] = {
-    0x00: "undefined error",
-    0x01: "input parameter invalid",
-    0x02: "failed to allocate memory",
-    0x03: "failed to send message",
-    0x04: "failed to receive message",
-    0x05: "format of the received message is invalid",
-    0x06: "message OK but the running result is wrong",
-    0x07: "checksum error",
-    0x08: "flash write error (read-back check failed)",
-    0x09: "flash read error",
-    0x0A: "flash read length error",
-    0x0B: "deflate failed",
-    0x0C: "deflate Adler32 error",
-    0x0D: "deflate parameter error",
-    0x0E: "invalid RAM binary size",
-    0x0F: "invalid RAM binary address",
-    0x64: "invalid parameter",
-    0x65: "invalid format",
-    0x66: "description too long",
-    0x67: "bad encoding description",
-    0x69: "insufficient storage",
-}
-
-#: The stub flasher's error byte (flasher_stub/include/stub_flasher.h).
-STUB_ERRORS: dict[int, str] = {
-    0xC0: "bad data length",
-    0xC1: "bad data checksum",
-    0xC2: "bad block size",
-    0xC3: "invalid command",
-    0xC4: "failed SPI operation",
-    0xC5: "failed SPI unlock",
-    0xC6: "not in flash mode",
-    0xC7: "inflate error",
-    0xC8: "not enough data",
-    0xC9: "too much data",
-    0xCA: "NAND program failed",
-    0xCB: "NAND erase failed",
-    0xFF: "command not implemented",
-}
-
-
-def error_text(code: int) -> str:
-    """Meaning of a status error byte, whichever loader sent it."""
-    return STUB_ERRORS.get(code) or ROM_ERRORS.get(code) or f"unknown error 0x{code:02x}"
-
-
 # --- typed packets ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+# Plain (not frozen) dataclasses: one is made per trace line or packet, and a frozen
+# dataclass's __init__ costs 4x (object.__setattr__ per field). Nothing changes them once made.
+@dataclass(slots=True)
 class Request:
     op: int
     checksum: int
@@ -315,7 +268,7 @@ class Request:
         return op_name(self.op)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Response:
     op: int
     value: int
@@ -339,7 +292,7 @@ class Response:
         return None if self.error is None else error_text(self.error)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RawFrame:
     """A frame that is not a request or response: OHAI, READ_FLASH data and acks, MD5
     digests of a flash read, or anything damaged."""
@@ -361,6 +314,45 @@ def _to_dict(container: Any) -> dict[str, Any]:
     return out
 
 
+# construct's compile() turns a declaration into straight Python (3x faster to parse). The
+# compiled parser reads a fixed-size cs.Bytes without checking that the bytes are there,
+# and a short integer raises struct.error: ops declared with a fixed cs.Bytes field keep
+# the interpreted parser, struct.error counts as a parse failure.
+_INTERPRETED = frozenset({Opcode.SYNC})
+_compiled: dict[int, Any] = {}
+# Register-heavy sessions send the same few small payloads thousands of times: their fields
+# are kept (bounded; each caller gets its own copy of the dict).
+_SMALL = 64
+_CACHE_SIZE = 4096
+_parsed: dict[tuple[int, bytes], dict[str, Any] | None] = {}
+
+
+def _payload_fields(op: int, data: bytes) -> dict[str, Any] | None:
+    """The fields of request ``op``'s payload; {} for an op with no declaration, None
+    when the payload does not fit its declaration."""
+    small = len(data) <= _SMALL and type(data) is bytes
+    if small:
+        hit = _parsed.get((op, data), False)
+        if hit is not False:
+            return None if hit is None else dict(hit)
+    parse = _compiled.get(op)
+    if parse is None:
+        spec = REQUEST_PAYLOADS.get(op)
+        if spec is None:
+            return {}
+        parse = _compiled[op] = (spec if op in _INTERPRETED else spec.compile()).parse
+    try:
+        fields = _to_dict(parse(data))
+    except (cs.ConstructError, struct.error):
+        fields = None
+    if small:
+        if len(_parsed) >= _CACHE_SIZE:
+            _parsed.clear()
+        _parsed[(op, data)] = fields
+        return None if fields is None else dict(fields)
+    return fields
+
+
 def decode_request(frame: bytes) -> Request | RawFrame:
     """Decode one unescaped frame sent by the host."""
     if len(frame) < 8 or frame[0] != 0:
@@ -374,13 +366,10 @@ def decode_request(frame: bytes) -> Request | RawFrame:
     problem = None
     if size != len(data):
         problem = f"header says {size} data bytes, frame has {len(data)}"
-    fields: dict[str, Any] = {}
-    spec = REQUEST_PAYLOADS.get(op)
-    if spec is not None:
-        try:
-            fields = _to_dict(spec.parse(data))
-        except cs.ConstructError:
-            problem = problem or f"{op_name(op)} payload too short ({len(data)} bytes)"
+    fields = _payload_fields(op, data)
+    if fields is None:
+        fields = {}
+        problem = problem or f"{op_name(op)} payload too short ({len(data)} bytes)"
     if op == Opcode.SYNC and data != SYNC_DATA and problem is None:
         problem = "SYNC payload is not 07 07 12 20 + 32 x 55"
     checksum_ok = None
@@ -429,10 +418,27 @@ def split_status(op: int, body: bytes, status_len: int | None = None) -> tuple[b
     return body, b""
 
 
+_replies: dict[tuple[bytes, int | None], Response] = {}
+
+
 def decode_response(frame: bytes, status_len: int | None = None) -> Response | RawFrame:
-    """Decode one unescaped frame sent by the chip."""
+    """Decode one unescaped frame sent by the chip. Small replies repeat (the same
+    register read, the same status): the same Response is returned for the same frame,
+    so its ``fields`` are not to be changed."""
     if len(frame) < 8 or frame[0] != 1:
         return RawFrame(frame)
+    if len(frame) <= _SMALL and type(frame) is bytes:
+        key = (frame, status_len)
+        pkt = _replies.get(key)
+        if pkt is None:
+            if len(_replies) >= _CACHE_SIZE:
+                _replies.clear()
+            pkt = _replies[key] = _decode_response(frame, status_len)
+        return pkt
+    return _decode_response(frame, status_len)
+
+
+def _decode_response(frame: bytes, status_len: int | None) -> Response:
     op = frame[1]
     size = int.from_bytes(frame[2:4], "little")
     value = int.from_bytes(frame[4:8], "little")

@@ -19,13 +19,10 @@ messages and free-form messages; bytes longer than 16 continue on hexdump lines.
 
 from __future__ import annotations
 
-import re
-
+from parsers import trace_patterns as _p
 from parsers.hexdump import (
     is_cut_marker,
     parse_dump_line,
-    parse_inline_hex,
-    parse_joined_dump,
     parse_repr_bytes,
 )
 from parsers.trace_events import (
@@ -41,6 +38,7 @@ from parsers.trace_events import (
     TraceTimeout,
     TraceWarning,
 )
+from parsers.trace_patterns import Dump as _Block
 
 __all__ = [
     "FORMAT_REPR",
@@ -62,60 +60,6 @@ __all__ = [
 #: Longer lines are cut here (the rest is skipped with a warning), so that a file with
 #: no newlines cannot grow memory without bound.
 MAX_LINE = 1 << 20
-
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-_PREFIX = re.compile(r"TRACE \+(-?\d+(?:\.\d*)?)(\s*)")
-_BYTES = re.compile(r"(Write|Read) (\d+) bytes:(.*)")
-_CMD_HEX = re.compile(
-    r"command op=0x([0-9a-fA-F]{1,2}) data len=(\d+) wait_response=(\d+) timeout=(\d+(?:\.\d*)?) data=(.*)"
-)
-_CMD_V5 = re.compile(
-    r"--- Cmd (?:\[[^\]]*\])?([A-Za-z0-9_]+)(?:\[/[^\]]*\])? \(0x([0-9a-fA-F]{1,2})\) \| data_len (\d+)"
-    r" \| wait_response (\d+) \| timeout (\d+(?:\.\d*)?) \| data(.*)"
-)
-_COUNT = re.compile(r"Packet content transfer stopped ?(?:\(received (\d+) bytes\))?")
-_TIMEOUTS = (
-    "Timed out waiting for packet",  # 2.2-3.1
-    "No serial data received",  # 3.2+
-    "Serial data stream stopped",  # 3.2+
-    "Packet content transfer stopped",  # 3.2+
-)
-_BYTE_LABELS = (
-    ("Received full packet:", "packet"),
-    ("Full packet:", "packet"),  # 2.2-2.3
-    ("Read invalid data:", "invalid"),
-    ("Remaining data in serial buffer:", "remaining"),
-)
-# esptool-js prints `TRACE 4983.000 Read 1 bytes: ...` (absolute ms, no +);
-# esp-serial-flasher prints `--- WRITE ---` style dumps. Neither is esptool's.
-_FOREIGN = (
-    (re.compile(r"\s*TRACE \d+(?:\.\d+)? "), "esptool-js"),
-    (re.compile(r"\s*-{2,} ?(?:WRITE|READ)\b"), "esp-serial-flasher"),
-)
-_FENCE = re.compile(r"\s*(?:```|~~~)\S*\s*$")
-#: No count in a real trace has more digits (a byte count or payload length of esptool is
-#: far below 10**15); longer runs are damage, and Python refuses int() of > 4,300 digits.
-_MAX_DIGITS = 15
-_JUNK_HEAD = frozenset({"`", "```", "*", "**", ">"})
-
-
-class _Block:
-    """A record whose bytes continue on hexdump lines."""
-
-    __slots__ = ("kind", "line", "t", "expected", "chunks", "got", "cmd", "resumed", "lost")
-
-    def __init__(self, kind: str, line: int, t: float, expected: int | None,
-                 cmd: tuple | None = None, resumed: bool = False) -> None:
-        self.kind = kind
-        self.line = line
-        self.t = t
-        self.expected = expected  # None: length unknown, take dump lines while they come
-        self.chunks: list[bytes] = []
-        self.got = 0
-        self.cmd = cmd  # (op, name, data_len, wait_response, timeout) for a command
-        self.resumed = resumed
-        self.lost = False
-
 
 class TraceParser:
     """Line state machine over esptool trace text (see the module docstring)."""
@@ -163,9 +107,13 @@ class TraceParser:
             parts[0] = self._partial + parts[0]
             self._partial = ""
         fromhex = bytes.fromhex
+        plain = _p.PLAIN_BYTES.match
+        plain_cmd = _p.PLAIN_CMD.match
+        append = out.append
+        # Short ways for the bulk of a trace; each does exactly what feed_line would.
         for part in parts:
             blk = self._block
-            # Fast path for the bulk of a trace: an unmangled hexdump row of an open dump.
+            # An unmangled hexdump row of an open dump:
             if blk is not None and 38 < len(part) < limit and part[38] == "|" and part[:4] == "    ":
                 try:
                     data = fromhex(part[4:37])
@@ -177,12 +125,73 @@ class TraceParser:
                     blk.got += len(data)
                     if blk.expected is not None and blk.got >= blk.expected:
                         if blk.got > blk.expected:
-                            out.append(TraceWarning(self._lineno, f"dump holds more than the {blk.expected} bytes announced"))
+                            append(TraceWarning(self._lineno, f"dump holds more than the {blk.expected} bytes "
+                                                              "announced"))
                         self._finish(out)
                     continue
-            if len(part) >= limit:
+            if not part:  # a blank line ends an open dump
+                self._lineno += 1
+                if blk is not None:
+                    self._finish(out)
+                continue
+            # A byte record in esptool's own layout (what _record makes of it):
+            m = plain(part)
+            if m is not None and len(part) < limit and not len(m.group(6)) & 1:
+                if blk is not None:
+                    self._finish(out)
+                self._lineno += 1
+                self._orphans = False
+                when, spaces, verb, count, _, hexes = m.groups()
+                self._t_ms += round(float(when) * 1000)
+                t = self._t_ms / 1000
+                if verb is None:
+                    kind, declared = "packet", None
+                else:
+                    if self._family is None:
+                        self._set_family(FORMAT_V5 if len(spaces) >= 3 else FORMAT_HEX, out, strong=False)
+                    kind, declared = ("write" if verb == "Write" else "read"), int(count)
+                if hexes:
+                    data = fromhex(hexes)
+                    if declared is None or len(data) == declared:
+                        append(TraceBytes(self._lineno, t, kind, data, declared, True, False))
+                    else:
+                        self._emit_bytes(kind, self._lineno, t, data, declared, True, False, out)
+                elif declared == 0:
+                    append(TraceBytes(self._lineno, t, kind, b"", 0, True, False))
+                else:
+                    self._block = _Block(kind, self._lineno, t, declared)
+                continue
+            n = len(part)
+            if n < limit and (m := plain_cmd(part)) is not None and not len(m.group(7)) & 1:
+                if blk is not None:
+                    self._finish(out)
+                self._lineno += 1
+                self._orphans = False
+                when, name, op, data_len, wait, timeout, hexes = m.groups()
+                self._t_ms += round(float(when) * 1000)
+                t = self._t_ms / 1000
+                if self._family != FORMAT_V5:
+                    self._set_family(FORMAT_V5, out)
+                cmd = (int(op, 16), name, int(data_len), wait != "0", float(timeout))
+                if hexes or cmd[2] == 0:
+                    self._emit_command(cmd, self._lineno, t, fromhex(hexes), len(hexes) == 2 * cmd[2], out)
+                else:
+                    self._block = _Block("command", self._lineno, t, cmd[2], cmd)
+                continue
+            if n >= limit:
                 out += self.feed_line(part[:limit])
-                out.append(TraceWarning(self._lineno, f"line longer than {limit} characters; the rest was skipped"))
+                append(TraceWarning(self._lineno, f"line longer than {limit} characters; the rest was skipped"))
+                continue
+            # Another trace record alone on its line, nothing before it but indentation:
+            idx = part.find("TRACE +")
+            if idx >= 0 and (idx == 0 or part[:idx].isspace()) \
+                    and not (blk is not None and n > 38 and part[38] == "|") and part.find("TRACE +", idx + 7) < 0 \
+                    and "\x1b" not in part and "\r" not in part:
+                if blk is not None:
+                    self._finish(out)
+                self._lineno += 1
+                self._orphans = False
+                self._record(part[idx:], out)
                 continue
             events = self.feed_line(part)
             if events:
@@ -233,7 +242,7 @@ class TraceParser:
         out: list[TraceEvent] = []
         line = raw.rstrip("\r\n")
         if "\x1b" in line:
-            line = _ANSI.sub("", line)
+            line = _p.ANSI.sub("", line)
         if "\r" in line:
             line = line.replace("\r", " ")
         blk = self._block
@@ -245,7 +254,7 @@ class TraceParser:
             return out
         self._orphans = False
         head = line[:idx].strip()
-        if head and head not in _JUNK_HEAD:
+        if head and head not in _p.JUNK_HEAD:
             out.append(TextLine(self._lineno, head))
         # A log glued onto one line holds several records: split before each prefix.
         starts = [idx]
@@ -263,7 +272,7 @@ class TraceParser:
     # --- records -------------------------------------------------------------------
 
     def _record(self, seg: str, out: list[TraceEvent]) -> None:
-        m = _PREFIX.match(seg)
+        m = _p.PREFIX.match(seg)
         if m is None:
             out.append(TraceWarning(self._lineno, f"unreadable TRACE prefix: {seg[:40]!r}"))
             return
@@ -276,25 +285,25 @@ class TraceParser:
         msg = seg[m.end():]
         c = msg[:1]
         if c in "WR":
-            bm = _BYTES.match(msg)
+            bm = _p.BYTES.match(msg)
             if bm is not None:
-                if len(bm.group(2)) > _MAX_DIGITS:
+                if len(bm.group(2)) > _p.MAX_DIGITS:
                     self._unreadable_number(bm.group(2), msg, t, out)
                     return
                 self._set_family(FORMAT_V5 if wide else FORMAT_HEX, out, strong=False)
                 kind = "write" if bm.group(1) == "Write" else "read"
                 self._payload(kind, t, bm.group(3), int(bm.group(2)), out)
                 return
-        for label, kind in _BYTE_LABELS:
+        for label, kind in _p.BYTE_LABELS:
             if msg.startswith(label):
                 if label == "Full packet:":
                     self._set_family(FORMAT_REPR, out)
                 self._payload(kind, t, msg[len(label):], None, out)
                 return
         if c == "-" and msg.startswith("--- Cmd"):
-            cm = _CMD_V5.match(msg)
+            cm = _p.CMD_V5.match(msg)
             if cm is not None:
-                if len(cm.group(3)) > _MAX_DIGITS:
+                if len(cm.group(3)) > _p.MAX_DIGITS:
                     self._unreadable_number(cm.group(3), msg, t, out)
                     return
                 self._set_family(FORMAT_V5, out)
@@ -305,9 +314,9 @@ class TraceParser:
                               float(cm.group(5)), t, rest, out)
                 return
         if c == "c" and msg.startswith("command op="):
-            cm = _CMD_HEX.match(msg)
+            cm = _p.CMD_HEX.match(msg)
             if cm is not None:
-                if len(cm.group(2)) > _MAX_DIGITS:
+                if len(cm.group(2)) > _p.MAX_DIGITS:
                     self._unreadable_number(cm.group(2), msg, t, out)
                     return
                 rest = cm.group(5).strip()
@@ -315,11 +324,11 @@ class TraceParser:
                 self._command(int(cm.group(1), 16), None, int(cm.group(2)), cm.group(3) != "0",
                               float(cm.group(4)), t, rest, out)
                 return
-        if msg.startswith(_TIMEOUTS):
+        if msg.startswith(_p.TIMEOUTS):
             text = msg.strip()
-            cm = _COUNT.match(text)
+            cm = _p.COUNT.match(text)
             digits = cm.group(1) if cm is not None else None
-            received = int(digits) if digits and len(digits) <= _MAX_DIGITS else None
+            received = int(digits) if digits and len(digits) <= _p.MAX_DIGITS else None
             out.append(TraceTimeout(self._lineno, t, text, received))
             if wide:
                 self._set_family(FORMAT_V5, out, strong=False)
@@ -342,7 +351,7 @@ class TraceParser:
             self._emit_command(cmd, self._lineno, t, data, closed and len(data) == data_len, out)
             return
         if rest or data_len == 0:
-            data, tail = _inline(rest, data_len)
+            data, tail = _p.inline_bytes(rest, data_len)
             if data is None:
                 out.append(TraceWarning(self._lineno, f"unreadable command payload: {rest[:40]!r}"))
                 data = b""
@@ -373,7 +382,7 @@ class TraceParser:
             else:
                 self._block = _Block(kind, self._lineno, t, declared)
             return
-        data, tail = _inline(r, declared)
+        data, tail = _p.inline_bytes(r, declared)
         if data is None:
             out.append(TraceWarning(self._lineno, f"unreadable bytes in {kind} record: {r[:40]!r}"))
             self._emit_bytes(kind, self._lineno, t, b"", declared, False, False, out, warn=False)
@@ -446,7 +455,7 @@ class TraceParser:
         stripped = line.strip()
         if not stripped:
             return
-        for pattern, tool in _FOREIGN:
+        for pattern, tool in _p.FOREIGN:
             if pattern.match(line):
                 self._orphans = False
                 if tool not in self._foreign:
@@ -455,7 +464,7 @@ class TraceParser:
                                                           "such lines are shown as text, not decoded"))
                 out.append(TextLine(self._lineno, stripped))
                 return
-        if _FENCE.match(line):
+        if _p.FENCE.match(line):
             return
         if "|" in line and parse_dump_line(line) is not None:
             if not self._orphans:
@@ -471,22 +480,6 @@ class TraceParser:
         if family != self._family and (strong or self._family is None):
             self._family = family
             out.append(TraceFormat(self._lineno, family))
-
-
-def _inline(rest: str, declared: int | None) -> tuple[bytes | None, str]:
-    """Bytes printed on the record's own line, and any text glued after them."""
-    data = parse_inline_hex(rest)
-    if data is not None:
-        return data, ""
-    if "|" in rest:
-        data = parse_joined_dump(rest, declared)
-        if data is not None:
-            return data, ""
-    head, _, tail = rest.partition(" ")
-    data = parse_inline_hex(head)
-    if data is not None and (declared is None or len(data) == declared):
-        return data, tail.strip()
-    return None, ""
 
 
 def parse_trace(text: str) -> list[TraceEvent]:

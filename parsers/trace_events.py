@@ -26,7 +26,9 @@ FORMAT_V5 = "v5"  # esptool 5.x: `--- Cmd NAME (0x..) | ...`
 FORMAT_CAPTURE = "capture"  # an espmon capture (parsers.capture): the bytes on the wire, timed
 
 
-@dataclass(frozen=True, slots=True)
+# Plain (not frozen) dataclasses: one is made per trace line or packet, and a frozen
+# dataclass's __init__ costs 4x (object.__setattr__ per field). Nothing changes them once made.
+@dataclass(slots=True)
 class TraceFormat:
     """The format family of the trace records from ``line`` on."""
 
@@ -34,7 +36,7 @@ class TraceFormat:
     family: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TraceCommand:
     """A command header: esptool is about to send request ``op``."""
 
@@ -49,7 +51,7 @@ class TraceCommand:
     complete: bool  # len(data) == data_len and no dump line was lost
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TraceBytes:
     """Bytes esptool printed. ``kind``: ``write`` (a SLIP frame sent, escaped, with its
     C0s), ``read`` (a raw chunk read from the port), ``packet`` (a frame esptool
@@ -65,7 +67,7 @@ class TraceBytes:
     resumed: bool = False  # these bytes follow lines a user cut out of the same dump
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TraceTimeout:
     """The reader got no byte within the serial timeout."""
 
@@ -75,7 +77,7 @@ class TraceTimeout:
     received: int | None  # bytes of a half-received packet, when esptool says
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TraceMessage:
     """Any other message printed through esptool's ``trace()`` (retries, warnings,
     lines users added to their own esptool)."""
@@ -85,7 +87,7 @@ class TraceMessage:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TextLine:
     """A line of esptool's own output (not a trace record)."""
 
@@ -93,7 +95,7 @@ class TextLine:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TraceWarning:
     """Input that is damaged, inconsistent or not esptool's."""
 

@@ -52,7 +52,9 @@ _OHAI = b"OHAI"
 _MAX_UNCONFIRMED = 256
 
 
-@dataclass(frozen=True, slots=True)
+# Plain (not frozen) dataclasses: one is made per trace line or packet, and a frozen
+# dataclass's __init__ costs 4x (object.__setattr__ per field). Nothing changes them once made.
+@dataclass(slots=True)
 class Frame:
     """One SLIP frame, unescaped, without its C0 delimiters."""
 
@@ -66,7 +68,7 @@ class Frame:
     complete: bool = True  # False: bytes of it were lost from the trace (data is partial)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Stray:
     """Bytes from the chip outside any frame: esptool's "Invalid head of packet"."""
 
@@ -76,7 +78,7 @@ class Stray:
     offset: int  # in the stream of bytes read, counted from the first Read record
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EscapeError:
     """``DB`` followed by another byte than ``DC``/``DD``: esptool's "Invalid SLIP escape"."""
 
@@ -85,7 +87,7 @@ class EscapeError:
     byte: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PartialFrame:
     """A chip frame that never got its closing C0 before esptool gave up on it."""
 

@@ -292,3 +292,23 @@ def test_a_loopback_port_echoes_every_request():
     assert [r.what for r in records if isinstance(r, FrameRecord)] == ["echo", "echo"]
     s = summary(records)
     assert s["echoes"] == 2 and "loopback" in s["evidence"] and s["outcome"] == "failed"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["A fatal error occurred: x", "FatalError: y", "esptool.util.FatalError: z",
+                                 "A serial exception error occurred: ", "Hard resetting", "Leaving...",
+                                 "Staying in bootloader", "Hash of data verified", "Flash memory erased",
+                                 "Chip erase completed", "Erase completed", "Read 4096 bytes at 0x0",
+                                 "Read 16 bytes from", "Chip ID:", "Detected flash size", "MAC:", "Manufacturer:",
+                                 " ", "  ", "ERROR", "error", "Read", "bytes", "\t", "x"]), max_size=6),
+       st.text(max_size=20))
+def test_the_story_skips_a_search_only_where_it_could_not_match(pieces, noise):
+    # Story.text searches a line for a fatal error or a line of success only when it
+    # holds a word each pattern needs; the skip must never change what is found.
+    from espmon.conversation import story
+
+    for line in ("".join(pieces) + noise, noise + "".join(pieces), " ".join(pieces)):
+        if story._FATAL.search(line):
+            assert story._FATAL_WORD in line
+        if story._DONE.search(line.strip()):
+            assert any(word in line for word in story._DONE_WORDS)

@@ -111,3 +111,42 @@ def test_summary_prints_the_story_only(as_json):
         text = short.stdout.decode()
         assert text.startswith("Session\n") and "outcome" in text and "→" not in text
         assert full.stdout.decode().endswith(text)
+
+
+def _decode_on_a_terminal(*args: str) -> str:
+    """`espmon decode ARGS` with its stdout on a pty, as a terminal runs it."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "espmon", "decode", *args], stdout=slave,
+                            stderr=subprocess.PIPE, env={**os.environ, "NO_COLOR": "1"})
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+LEGEND = "  line    time s  \u2192 to chip  \u2190 from chip  \u2502 esptool  * note  ! warning  x error"
+
+
+def test_a_terminal_gets_a_legend_before_the_packets_and_a_pipe_does_not():
+    lines = _decode_on_a_terminal(str(OK_SAMPLE)).splitlines()
+    assert lines[0] == LEGEND
+    assert LEGEND not in lines[1:]
+    assert lines[1:] == decode(str(OK_SAMPLE)).stdout.decode().splitlines()  # otherwise the same lines
+    assert "time s" not in decode(str(OK_SAMPLE)).stdout.decode()
+
+
+def test_no_legend_with_summary_or_json_even_on_a_terminal():
+    assert "time s" not in _decode_on_a_terminal("--summary", str(OK_SAMPLE))
+    assert "time s" not in _decode_on_a_terminal("--json", str(OK_SAMPLE))

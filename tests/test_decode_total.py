@@ -119,11 +119,13 @@ _SMALL = sorted(TRACES, key=lambda p: p.stat().st_size)[:3]
 
 
 def _cuts() -> list[tuple[Path, int]]:
-    """Every sample cut every 4 KB (and whole), and the smallest ones cut at every offset."""
+    """Every sample cut every 4 KB (the real-size writes of up to 1 MB every 32 KB) and
+    whole, and the smallest ones cut at every offset."""
     cuts = []
     for path in TRACES:
         size = len(sample_text(path))
-        offsets = range(0, size + 1) if path in _SMALL else [*range(0, size, 4096), size]
+        step = 4096 if size < 1 << 18 else 1 << 15
+        offsets = range(0, size + 1) if path in _SMALL else [*range(0, size, step), size]
         cuts += [(path, k) for k in offsets]
     return cuts
 

@@ -175,3 +175,17 @@ def test_encode_decode_round_trip(payloads):
     stream = b"".join(slip_encode(p) for p in payloads)
     frames = [e.payload for e in slip_decode_all(stream)]
     assert frames == payloads
+
+
+@settings(max_examples=300, deadline=None)
+@given(_noisy, st.lists(st.booleans(), max_size=60))
+def test_chunks_cut_at_c0_as_esptool_reads_match_the_reference(data, where):
+    # esptool reads a reply as "c0", then the rest, or whole: cuts next to the C0s reach
+    # every short way of SlipDecoder.feed (a lone C0, a whole frame, the rest of a frame).
+    ends = [i for i, b in enumerate(data) if b == 0xC0]
+    cuts = [e + k for e, pick in zip(ends, where) if pick for k in (0, 1)]
+    assert feed_chunks(data, cuts) == reference_decode(data)
+    frames = b"".join(slip_encode(bytes(data[i:i + 7])) for i in range(0, len(data), 7))
+    bounds = [i for i, b in enumerate(frames) if b == 0xC0]
+    assert feed_chunks(frames, [b + 1 for b in bounds]) == reference_decode(frames)
+    assert feed_chunks(frames, bounds) == reference_decode(frames)

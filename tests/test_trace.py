@@ -4,6 +4,7 @@ paste damage, any chunking, and garbage that never raises."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -385,3 +386,59 @@ def test_overlong_lines_do_not_depend_on_the_chunking(parts, cuts):
         assert _by_chunks(text, pieces) == parse_trace(text) == _by_chunks(text, list(text))
     finally:
         trace.MAX_LINE = saved
+
+
+# --- the short ways of TraceParser.feed are what feed_line does ----------------------------
+
+_SAMPLES = sorted((Path(__file__).resolve().parent.parent / "samples" / "traces").glob("*/*.trace.txt"))
+
+
+def _line_by_line(text: str) -> list:
+    parser = TraceParser()
+    out = []
+    for line in text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"):
+        out += parser.feed_line(line)
+    return out + parser.end()
+
+
+def _damaged(text: str, rng: random.Random) -> str:
+    """Lines a paste or a terminal damaged: colour codes, upper-case hex, a lost digit,
+    text glued in front, a CR inside, two records on one line."""
+    lines = text.split("\n")
+    for i in rng.sample(range(len(lines)), min(len(lines), 40)):
+        line = lines[i]
+        how = rng.randrange(7)
+        if how == 0:
+            lines[i] = line.replace("TRACE", "\x1b[2mTRACE\x1b[0m", 1)
+        elif how == 1:
+            lines[i] = line.upper().replace("TRACE +", "TRACE +")
+        elif how == 2 and len(line) > 3:
+            lines[i] = line[:-1]
+        elif how == 3:
+            lines[i] = "Connecting..." + line.lstrip()
+        elif how == 4:
+            lines[i] = line.replace("   ", " \r ", 1)
+        elif how == 5 and i + 1 < len(lines):
+            lines[i] = line + lines[i + 1]
+        else:
+            lines[i] = line.replace(" | data", " | data ---", 1).replace("bytes:", "bytes: ", 1)
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("path", _SAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_feed_gives_what_feed_line_gives_on_every_sample(path):
+    text = path.read_text(encoding="utf-8")
+    assert parse_trace(text) == _line_by_line(text)
+    for how in ("rstrip", "dedent", "collapse", "fence"):
+        mangled = mangle(text, how)
+        assert parse_trace(mangled) == _line_by_line(mangled), how
+    damaged = _damaged(text, random.Random(path.name))
+    assert parse_trace(damaged) == _line_by_line(damaged)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10_000), st.sampled_from(FORMATS), st.integers(0, 2**32))
+def test_feed_gives_what_feed_line_gives_on_generated_traces(seed, fmt, damage):
+    conv, _ = sample_conversation(random.Random(seed))
+    text = _damaged(render(conv, fmt), random.Random(damage))
+    assert parse_trace(text) == _line_by_line(text)

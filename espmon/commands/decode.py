@@ -108,6 +108,7 @@ def _open(path: str) -> tuple[BinaryIO, str]:
 _TRACE_KINDS = frozenset({"command", "response", "frame", "timeout", "invalid"})
 _HOLD_LIMIT = 20_000  # records held while looking for the first trace record
 _SAMPLE = 1 << 16  # text kept to say what a non-trace looks like
+_BATCH = 256  # output lines per write
 
 
 class NotATrace(UserError):
@@ -205,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     live = args.follow or not _regular_file(stream)
     waiting = out.flush if live else (lambda: None)
+    args.batch = 1 if live else _BATCH  # live input: each line goes out at once, before the next read
     try:
         records, shape = _records(args, stream, name, waiting)
         if shape == "text":
@@ -215,12 +217,20 @@ def run(args: argparse.Namespace) -> int:
             import json
 
             dumps = json.JSONEncoder(separators=(",", ":")).encode
-            write = out.write
-            for rec in records:
-                if args.summary and rec.kind != "summary":
-                    continue
-                write(dumps(rec.to_json()))
-                write("\n")
+            batch = []
+            try:
+                for rec in records:
+                    if args.summary and rec.kind != "summary":
+                        continue
+                    batch.append(dumps(rec.to_json()))
+                    if len(batch) >= args.batch:
+                        batch.append("")
+                        out.write("\n".join(batch))
+                        batch.clear()
+            finally:
+                if batch:
+                    batch.append("")
+                    out.write("\n".join(batch))
         else:
             _render(args, records, out)
         out.flush()
@@ -245,17 +255,30 @@ def _render(args: argparse.Namespace, records: Iterator, out) -> None:
     color = args.color == "always" or (args.color == "auto" and out.isatty() and not os.environ.get("NO_COLOR"))
     encoding = (getattr(out, "encoding", None) or "").lower()
     renderer = TextRenderer(color=color, unicode="utf" in encoding)
-    write = out.write
+    # Lines go out in batches: one write (and on a terminal one flush) per batch, not per line.
+    batch: list[str] = []
+    add = batch.append
     started = not args.summary  # the story alone starts with its first line, not a gap
-    for rec in records:
-        if args.summary and rec.kind != "summary":
-            continue
-        for line in renderer.render(rec):
-            if not started and not line.strip():
+    # On a terminal, a first-time reader gets the columns and arrows named once.
+    legend = not args.summary and out.isatty()
+    try:
+        for rec in records:
+            if args.summary and rec.kind != "summary":
                 continue
-            started = True
-            write(line)
-            write("\n")
-    for line in renderer.flush():
-        write(line)
-        write("\n")
+            for line in renderer.render(rec):
+                if not started and not line.strip():
+                    continue
+                started = True
+                if legend:
+                    add(renderer.legend())
+                    legend = False
+                add(line)
+            if len(batch) >= getattr(args, "batch", _BATCH):
+                batch.append("")
+                out.write("\n".join(batch))
+                batch.clear()
+        batch += renderer.flush()
+    finally:
+        if batch:
+            batch.append("")
+            out.write("\n".join(batch))

@@ -36,7 +36,9 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True, slots=True)
+# Plain (not frozen) dataclasses: one is made per trace line or packet, and a frozen
+# dataclass's __init__ costs 4x (object.__setattr__ per field). Nothing changes them once made.
+@dataclass(slots=True)
 class CommandRecord:
     """A request the host sent."""
 
@@ -59,7 +61,7 @@ class CommandRecord:
                 "wait_response": self.wait_response}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ResponseRecord:
     """A reply from the chip."""
 
@@ -91,7 +93,7 @@ class ResponseRecord:
                 "command_line": self.command_line, "problem": self.problem, "discarded": self.discarded}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FrameRecord:
     """A frame that is not a request or reply: OHAI, READ_FLASH data/acks/digest, echoes."""
 
@@ -110,7 +112,7 @@ class FrameRecord:
                 "size": self.size, "fields": _jsonable(self.fields), "discarded": self.discarded}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TimeoutRecord:
     line: int
     t: float
@@ -123,7 +125,7 @@ class TimeoutRecord:
         return {"kind": "timeout", "line": self.line, "t": self.t, "message": self.message, "op": self.op}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InvalidRecord:
     """Bytes from the chip that are not SLIP (esptool: "Invalid head of packet"), or a
     bad escape inside a frame ("Invalid SLIP escape")."""
@@ -141,7 +143,7 @@ class InvalidRecord:
                 "data": self.data[:64].hex(), "text": printable(self.data[:64]), "escape": self.escape}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MessageRecord:
     """Another message esptool printed through its trace (retries, flash warnings)."""
 
@@ -155,7 +157,7 @@ class MessageRecord:
         return {"kind": "message", "line": self.line, "t": self.t, "message": self.message}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TextRecord:
     line: int
     text: str
@@ -166,7 +168,7 @@ class TextRecord:
         return {"kind": "text", "line": self.line, "text": self.text}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class WarningRecord:
     line: int
     message: str
@@ -177,7 +179,7 @@ class WarningRecord:
         return {"kind": "warning", "line": self.line, "message": self.message}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Summary:
     """The session story (see :class:`espmon.conversation.story.Story`)."""
 

@@ -133,17 +133,28 @@ class TextRenderer:
         self._held: ResponseRecord | None = None
         self._held_count = 0
 
+    def legend(self) -> str:
+        """One line naming the columns and the marks of the packet lines, for a reader at
+        a terminal (in the columns of ``_row``)."""
+        marks = ((self.to_chip, "to chip"), (self.from_chip, "from chip"), (self.bar, "esptool"), ("*", "note"),
+                 ("!", "warning"), ("x", "error"))
+        return self._s("dim", f"{'line':>6} {'time s':>9}  " + "  ".join(f"{m} {what}" for m, what in marks))
+
     def _s(self, style: str, text: str) -> str:
         if not self.color or not text:
             return text
         return f"{STYLES[style]}{text}{STYLES['reset']}"
 
     def _row(self, line: int, t: float | None, arrow: str, body: str) -> str:
-        when = f"{t:9.3f}" if t is not None else " " * 9
+        when = f"{t:9.3f}" if t is not None else "         "
+        if not self.color:
+            return f"{line:>6} {when}  {arrow} {body}".rstrip()
         return f"{self._s('dim', f'{line:>6}')} {when}  {arrow} {body}".rstrip()
 
     def render(self, rec: Record) -> list[str]:
         """The lines for ``rec`` (possibly none yet, possibly a held line first)."""
+        if self._held is None and (type(rec) is not ResponseRecord or rec.opcode != 0x08):
+            return self._render(rec)  # the usual case: nothing held, nothing to hold
         out: list[str] = []
         if isinstance(rec, ResponseRecord) and rec.opcode == 0x08 and rec.repeat and self._held is not None \
                 and self._held.value == rec.value and self._held.status == rec.status:
@@ -304,6 +315,11 @@ class TextRenderer:
         md5 = {"ok": self._s("ok", "MD5 ok"), "mismatch": self._s("bad", "MD5 MISMATCH")}.get(r.get("md5"))
         if md5:
             text += f"  {md5}"
+        elif r.get("damaged_blocks"):
+            n = r["damaged_blocks"]
+            blocks = f"{n} block" + ("s" if n != 1 else "")
+            lost = f"{r['missing_bytes']:,} bytes of {blocks}" if r.get("missing_bytes") else f"bytes of {blocks}"
+            text += "  " + self._s("warn", f"MD5 not checked: {lost} are missing from the trace")
         if not r.get("complete"):
             text += "  " + self._s("bad", "INCOMPLETE")
         return text

@@ -52,11 +52,23 @@ _DONE = re.compile(r"Hard resetting|^Leaving\.\.\.|Staying in bootloader|Hash of
 # The line that closes a traceback: an exception name, maybe dotted, maybe ": message".
 _EXCEPTION = re.compile(r"(?!(?:raise|pass|return|continue|break|yield)\b)[A-Za-z_][\w.]*(?::\s.*)?$")
 _STUB_TEXT = re.compile(r"Stub running|Stub flasher running|Stub is already running")
+# Words each of those patterns needs: a line without them skips the search (a regex of
+# many alternatives costs ~20 us on a long line, and most of esptool's lines are none of these).
+_FATAL_WORD = "rror"
+_DONE_WORDS = ("Hard resetting", "Leaving...", "Staying in bootloader", "Hash of data verified", "Flash memory erased",
+               "rase completed", "Read ", "Chip ID:", "Detected flash size", "MAC:", "Manufacturer:")
 _BOOT_TEXT = re.compile(rb"Brownout detector was triggered|brown.?out[\w]*", re.I)
 _BOOT_LOG = re.compile(rb"(?:rst:0x[0-9a-f]+[^\r\n]*|boot:0x[0-9a-f]+[^\r\n]*|invalid header: 0x[0-9a-f]+|"
                        rb"ets [A-Z][a-z]{2} [ \d]\d \d{4}[^\r\n]*|ESP-ROM:[^\r\n]*)")
 
 _VERSIONS = {FORMAT_REPR: "2.2-2.3", FORMAT_V5: "5.x"}
+# The ops Story.command and Story.response look at: any other op (most of a session's
+# register traffic) skips their chains of comparisons.
+_COMMAND_OPS = frozenset({Opcode.FLASH_BEGIN, Opcode.FLASH_DEFL_BEGIN, Opcode.FLASH_DATA, Opcode.FLASH_DEFL_DATA,
+                          Opcode.FLASH_ENCRYPT_DATA, Opcode.MEM_BEGIN, Opcode.MEM_END, Opcode.CHANGE_BAUDRATE,
+                          Opcode.ERASE_FLASH, Opcode.ERASE_REGION, Opcode.SPI_FLASH_MD5, Opcode.READ_FLASH})
+_RESPONSE_OPS = frozenset({Opcode.READ_REG, Opcode.GET_SECURITY_INFO, Opcode.SYNC, Opcode.FLASH_DATA,
+                           Opcode.FLASH_DEFL_DATA, Opcode.FLASH_ENCRYPT_DATA, Opcode.SPI_FLASH_MD5, Opcode.READ_FLASH})
 
 
 @dataclass
@@ -79,10 +91,21 @@ class Region:
     failed: str | None = None
     md5: str | None = None  # "ok", "mismatch" or None when not checked
     damaged: bool = False  # block bytes are missing from the trace: no MD5 of our own
+    missing: int = 0  # block bytes the trace lost (esptool 5.6 dropped dump rows, a cut paste)
+    damaged_blocks: int = 0
     _inflate: Any = None
     _hash: Any = field(default_factory=hashlib.md5)
     _held: bytes = b""  # the newest plain bytes, not hashed yet (the MD5 may stop inside them)
     _hashed: int = 0
+
+    def lost(self, seq: int, declared: int | None, got: int) -> None:
+        """Block ``seq`` reached the trace short: ``got`` of the ``declared`` bytes of its header."""
+        self.damaged = True
+        if seq == self.next_seq:
+            self.damaged_blocks += 1
+            if declared is not None and declared > got:
+                self.missing += declared - got
+                self.wire_bytes += declared - got  # the block's header says what was sent
 
     def add_block(self, seq: int, data: bytes, t: float) -> None:
         if seq != self.next_seq:
@@ -128,7 +151,7 @@ class Region:
             "encrypted": self.encrypted, "seconds": seconds,
             "kbit_s": round(done * 8 / seconds / 1000, 1) if seconds else None,
             "md5": self.md5, "complete": self.acked >= self.blocks_expected and self.failed is None,
-            "line": self.line,
+            "line": self.line, "missing_bytes": self.missing, "damaged_blocks": self.damaged_blocks,
         }
 
 
@@ -214,15 +237,18 @@ class Story:
         op, f = pkt.op, pkt.fields
         if self.reading is not None:
             self.reading = None
+        if op not in _COMMAND_OPS:
+            return
         if op in (Opcode.FLASH_BEGIN, Opcode.FLASH_DEFL_BEGIN) and "offset" in f and (f["erase_size"] or f["blocks"]):
             self._region = Region(f["offset"], f["erase_size"], f["blocks"], f["block_size"],
                                   op == Opcode.FLASH_DEFL_BEGIN, bool(f.get("encrypted")), rec.line, rec.t)
             self.regions.append(self._region)
         elif op in (Opcode.FLASH_DATA, Opcode.FLASH_DEFL_DATA, Opcode.FLASH_ENCRYPT_DATA) and "seq" in f:
             if self._region is not None:
+                data = f.get("data", b"")
                 if not complete:
-                    self._region.damaged = True
-                self._region.add_block(f["seq"], f.get("data", b""), rec.t)
+                    self._region.lost(f["seq"], f.get("data_len"), len(data))
+                self._region.add_block(f["seq"], data, rec.t)
         elif op == Opcode.MEM_BEGIN and "offset" in f:
             self.ram.append({"offset": f["offset"], "size": f["size"], "blocks": f["blocks"], "line": rec.line})
         elif op == Opcode.MEM_END and "entry" in f:
@@ -263,6 +289,8 @@ class Story:
                 self._region.failed = what
             return
         self.last_failure = None
+        if op not in _RESPONSE_OPS:
+            return
         if op == Opcode.READ_REG:
             address = cmd.fields.get("address")
             if address == CHIP_DETECT_MAGIC_REG:
@@ -375,7 +403,7 @@ class Story:
                 self.errors.append("a bug of esptool 5.6's --trace (bytes that look like rich markup in a "
                                    "hexdump), not a problem of the board; trace with esptool <= 5.3")
             return
-        m = _FATAL.search(text)
+        m = _FATAL.search(text) if _FATAL_WORD in text else None
         if m is not None:
             if self.fatal is None:
                 self.fatal, self.fatal_line = m.group(1).strip(), line
@@ -395,7 +423,7 @@ class Story:
             self.stub_line = self.stub_line or line
         if CLOSING.search(text):
             self.closed = self.done = True
-        elif _DONE.search(text.strip()):
+        elif any(word in text for word in _DONE_WORDS) and _DONE.search(text.strip()):
             self.done = True
         if "brownout" in text.lower():
             self._boot_evidence = f"{text.strip()} (line {line})"

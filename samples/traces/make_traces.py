@@ -44,6 +44,34 @@ VERSIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "5.0.0": ("esp32s3", ("noise", "brownout")),  # the 5.x layout, ANSI colour even when piped
     "5.6.0": ("esp32", ALL_FAULTS),  # rich console (the espmon venv's esptool)
 }
+# Writes of realistic images (esptool 5.6 only): (name, chip, image size, stub). esptool
+# 5.6's rich console drops hexdump rows whose ASCII column looks like markup, so these
+# traces lose rows of some blocks; the board's record holds every byte that was sent.
+BIG_WRITES = [
+    ("write-flash-100k", "esp32", 100_000, True, 1),
+    ("write-flash-100k-no-stub", "esp32", 100_000, False, 2),
+    ("write-flash-150k-esp32c3", "esp32c3", 150_000, True, 5),
+    ("write-flash-60k-no-stub-esp32s3", "esp32s3", 60_000, False, 4),
+    # The other way esptool 5.6 fails on such bytes: rich.errors.MarkupError ends the write.
+    ("write-flash-200k-esp32c3-crash", "esp32c3", 200_000, True, 3),
+]
+IMAGE_OFFSET = "0x10000"
+
+
+def image(path: Path, size: int, seed: int) -> Path:
+    """An app-sized image that deflates little (~85 %), as random as real code and data are."""
+    import random
+
+    rng = random.Random(seed)
+    words = [rng.randbytes(4) for _ in range(256)]
+    out = bytearray()
+    while len(out) < size:
+        out += rng.randbytes(rng.randint(16, 96)) if rng.random() < 0.8 else b"".join(
+            rng.choice(words) for _ in range(rng.randint(2, 8)))
+    path.write_bytes(bytes(out[:size]))
+    return path
+
+
 # Extra success captures on other chips.
 EXTRA = {"2.8": [("chip-id-esp8266", "esp8266", "chip_id")], "5.6.0": [("write-flash-esp32c6", "esp32c6", "write")]}
 
@@ -113,6 +141,12 @@ def plan(only: set[str] | None, scenarios: set[str] | None, workdir: Path) -> li
         for name, other, what in EXTRA.get(version, []):
             args = [c("chip-id")] if what == "chip_id" else [c("write-flash"), *_images(other)]
             items.append(Capture(version, name, other, args))
+        if version == "5.6.0":
+            for name, other, size, stub, seed in BIG_WRITES:
+                img = image(workdir / f"{name}.bin", size, seed)
+                args = ([] if stub else ["--no-stub"]) + [c("write-flash"), IMAGE_OFFSET, str(img)]
+                items.append(Capture(version, name, other, args, expect="markup-crash" if "crash" in name
+                                     else "rows-dropped", meta={"image_size": size, "image_seed": seed}))
         for fault in faults:
             args = write if fault == "brownout" else [c("chip-id")]
             fault_chip = chip if fault == "brownout" or version not in ("3.3.3", "4.7.0") else "esp32"
@@ -181,7 +215,7 @@ def run(cap: Capture, outdir: Path) -> dict:
         "trace": str(trace.relative_to(HERE)), "board": str(record.relative_to(HERE)),
         "command": " ".join(shown), "exit_code": proc.returncode, "expect": cap.expect,
         "errors": list(cap.errors), "seconds": round(time.monotonic() - started, 1),
-        "bytes": trace.stat().st_size,
+        "bytes": trace.stat().st_size, **cap.meta,
     }
     print(f"{cap.version:>6} {cap.name:<24} rc={proc.returncode} {entry['bytes']:>8} bytes {entry['seconds']:>5} s",
           file=sys.stderr)
