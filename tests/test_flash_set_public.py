@@ -46,6 +46,10 @@ EXPECTED = {
         [(0x1000, "bootloader", False, BOOT), (0x8000, "partition-table", False, PT),
          (0x10000, "app", False, "OTA_ESP32.bin")],
         ("dio", "detect", "40m"), "esp32", "default-reset", "hard-reset", True, "OTA_ESP32.elf", "OTA_ESP32"),
+    "idf4.3.1-esp32": (
+        [(0x1000, "bootloader", False, BOOT), (0x8000, "partition-table", False, PT),
+         (0x10000, "app", False, "smart_alarm.bin")],
+        ("dio", "detect", "40m"), "esp32", "default-reset", "hard-reset", True, "smart_alarm.elf", "smart_alarm"),
     "idf4.4.3-esp32-encrypted": (
         [(0x1000, "bootloader", True, BOOT), (0x10000, "partition-table", True, PT),
          (0x20000, "app", True, "rsa_encrypt_decrypt.bin")],
@@ -72,6 +76,14 @@ EXPECTED = {
         [(0x1000, "bootloader", False, BOOT), (0x8000, "partition-table", False, PT),
          (0x10000, "app", False, "persistent_sockets.bin")],
         ("dio", "2MB", "40m"), "esp32", "default-reset", "hard-reset", True, None, None),
+    "idf5.2-esp32s3": (
+        [(0x0, "bootloader", False, BOOT), (0x8000, "partition-table", False, PT),
+         (0xD000, "otadata", False, "ota_data_initial.bin"), (0x10000, "app", False, "ats_04_fw.bin")],
+        ("dio", "16MB", "80m"), "esp32s3", "default-reset", "hard-reset", True, None, None),
+    "idf5.3.2-esp32": (
+        [(0x1000, "bootloader", False, BOOT), (0x8000, "partition-table", False, PT),
+         (0x9000, "otadata", False, "ota_data_initial.bin"), (0x210000, "app", False, "TrafficLight.bin")],
+        ("dio", "128MB", "40m"), "esp32", "default-reset", "hard-reset", True, None, None),
     "idf5.4-esp32-otadata": (
         [(0x1000, "bootloader", False, BOOT), (0x8000, "partition-table", False, PT),
          (0xE000, "otadata", False, "ota_data_initial.bin"), (0x20000, "app", False, "esp32-lifecycle-manager.bin")],
@@ -80,6 +92,10 @@ EXPECTED = {
         [(0x1000, "bootloader", False, BOOT), (0x8000, "partition-table", False, PT),
          (0x10000, "app", False, "practice.bin")],
         ("dio", "2MB", "40m"), "esp32", "default-reset", "hard-reset", True, None, None),
+    "idf5.4.1-esp32c6": (
+        [(0x0, "bootloader", False, BOOT), (0x8000, "partition-table", False, PT),
+         (0x10000, "app", False, "plantie.bin")],
+        ("dio", "2MB", "80m"), "esp32c6", "default-reset", "hard-reset", True, None, None),
     "idf5.4.3-esp32p4": (
         [(0x2000, "bootloader", False, BOOT), (0x8000, "partition-table", False, PT),
          (0x10000, "app", False, "shengyu_tongxing_v2.bin")],
@@ -93,6 +109,10 @@ EXPECTED = {
          (0xF000, "otadata", False, "ota_data_initial.bin"), (0x20000, "app", False, "iothub.bin"),
          (0x3E0000, "storage", False, "storage.bin")],
         ("dio", "4MB", "40m"), "esp32", "default-reset", "hard-reset", True, None, None),
+    "idf6.0dev-esp32s3": (
+        [(0x0, "bootloader", False, BOOT), (0x8000, "partition-table", False, PT),
+         (0x10000, "app", False, "stepper_controller.bin")],
+        ("dio", "2MB", "80m"), "esp32s3", "default-reset", "hard-reset", True, None, None),
 }
 # Real files that cannot be flashed as they are: the one-line error each gives.
 REFUSED = {
