@@ -268,6 +268,14 @@ def test_a_real_set_flashes_on_the_virtual_board(name, board, monkeypatch, capfd
     assert f"flashed {count} image(s), {count * 4096:,} bytes" in out
 
 
+def test_after_no_reset_from_the_file_is_obeyed_and_said(monkeypatch, capfd, tmp_path):
+    build = _build("idf5.4.1-esp32", tmp_path, lambda a: a["extra_esptool_args"].__setitem__("after", "no_reset"))
+    code, out, err = _run(monkeypatch, capfd, ["flash", "sim://esp32?name=public-no-reset", "--project", str(build)])
+    assert code == 0, err
+    assert "Hard resetting" not in out
+    assert f"the chip was not reset (--after no-reset, from {build / 'flasher_args.json'})" in out
+
+
 # -- malformed files --------------------------------------------------------------------------
 
 

@@ -140,8 +140,11 @@ def run(args: argparse.Namespace) -> int:
                                        f"idf.py encrypted-flash does: the chip needs its flash encryption key")
             raise
         total = sum(len(data) for _, data in pairs)
+        after = flash_set.after or "hard-reset"
+        done = ("the chip was reset on the same port" if not after.startswith("no-reset") else
+                f"the chip was not reset (--after {after}, from {flash_set.source})")
         report.message("note", f"flashed {len(pairs)} image(s), {total:,} bytes, in "
-                               f"{time.monotonic() - started:.1f} s; the chip was reset on the same port")
+                               f"{time.monotonic() - started:.1f} s; {done}")
         if not args.monitor:
             return 0
         return _monitor(session, args, flash_set)
