@@ -42,6 +42,15 @@ EXPECTED = {
     "idf4.4dev-esp32s3": (
         [(0x0, "bootloader", False, BOOT), (0x8000, "partition-table", False, PT), (0x10000, "app", False, "main.bin")],
         ("dio", "detect", "80m"), "esp32s3", "default-reset", "hard-reset", True, "main.elf", "main"),
+    "idf4.4-esp32": (
+        [(0x1000, "bootloader", False, BOOT), (0x8000, "partition-table", False, PT),
+         (0x10000, "app", False, "ESP32-Wireless-Easrphones-Controller.bin")],
+        ("dio", "detect", "40m"), "esp32", "default-reset", "hard-reset", True,
+        "ESP32-Wireless-Easrphones-Controller.elf", "ESP32-Wireless-Easrphones-Controller"),
+    "idf4.4.1-esp32c3": (
+        [(0x0, "bootloader", False, BOOT), (0x8000, "partition-table", False, PT),
+         (0x10000, "app", False, "ADS1256.bin")],
+        ("dio", "detect", "80m"), "esp32c3", "default-reset", "hard-reset", True, "ADS1256.elf", "ADS1256"),
     "idf4.4.2-esp32": (
         [(0x1000, "bootloader", False, BOOT), (0x8000, "partition-table", False, PT),
          (0x10000, "app", False, "OTA_ESP32.bin")],
@@ -76,6 +85,10 @@ EXPECTED = {
         [(0x1000, "bootloader", False, BOOT), (0x8000, "partition-table", False, PT),
          (0x10000, "app", False, "persistent_sockets.bin")],
         ("dio", "2MB", "40m"), "esp32", "default-reset", "hard-reset", True, None, None),
+    "idf5.1.4dev-esp32": (
+        [(0x1000, "bootloader", False, BOOT), (0x8000, "partition-table", False, PT),
+         (0x10000, "app", False, "eassi_lora-mesher.bin")],
+        ("dio", "detect", "40m"), "esp32", "default-reset", "hard-reset", True, None, None),
     "idf5.2-esp32s3": (
         [(0x0, "bootloader", False, BOOT), (0x8000, "partition-table", False, PT),
          (0xD000, "otadata", False, "ota_data_initial.bin"), (0x10000, "app", False, "ats_04_fw.bin")],
