@@ -92,7 +92,6 @@ def parse_pairs(words: list[str]) -> list[FlashFile]:
     return files
 
 
-
 # What esptool 5 accepts (its --before/--after choices; write-flash's -fm/-ff/-fs forms).
 _BEFORE = ("default-reset", "usb-reset", "no-reset", "no-reset-no-sync")
 _AFTER = ("hard-reset", "soft-reset", "no-reset", "no-reset-stub", "watchdog-reset")
