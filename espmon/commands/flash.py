@@ -102,10 +102,17 @@ def run(args: argparse.Namespace) -> int:
         except FlashError as exc:
             for line in exc.advice_lines():
                 report.message("note", line)
+            if encrypted:  # the rule in espmon.flash.flash_set: which entries asked for it, and where
+                names = ", ".join(f.name or f.path.name for f in flash_set.files if f.encrypted)
+                report.message("note", f"{flash_set.source}: {names} marked encrypted, written encrypted as "
+                                       f"idf.py encrypted-flash does: the chip needs its flash encryption key")
             raise
         total = sum(len(data) for _, data in pairs)
+        after = flash_set.after or "hard-reset"
+        done = ("the chip was reset on the same port" if not after.startswith("no-reset") else
+                f"the chip was not reset (--after {after}, from {flash_set.source})")
         report.message("note", f"flashed {len(pairs)} image(s), {total:,} bytes, in "
-                               f"{time.monotonic() - started:.1f} s; the chip was reset on the same port")
+                               f"{time.monotonic() - started:.1f} s; {done}")
         if not args.monitor:
             return 0
         return _monitor(session, args, flash_set, detected)
