@@ -135,3 +135,48 @@ def test_a_wrong_elf_is_said_once_and_the_matching_one_named(tmux, tmp_path):
     assert wait_for(lambda: "app.elf: a riscv ELF, but the chip is an ESP32" in text2.read_text(), 10)
     assert "checksum mismatch" not in text2.read_text()
     tmux.exit_cleanly()
+
+
+ANNOTATION_ROWS = ("\u2514 ", "\u2192 ")  # "└ why", "→ 0x400d...: function at file:line"
+
+
+def _explanations(rows: list[str]) -> list[str]:
+    return [row for row in rows if row.lstrip().startswith(ANNOTATION_ROWS)]
+
+
+def test_a_filtered_line_takes_its_explanations_with_it(tmux, tmp_path):
+    """Item 7: with --print-filter 'demo:W *:N' the crash's explanation and decoded frames
+    showed under the demo warning; the filter is said at start and in the status bar."""
+    from tmux_support import ROOT
+
+    elf = str(ROOT / "samples" / "firmware" / "esp32" / "app.elf")
+    log = tmp_path / "c.log"
+    tmux.start(["sim://esp32?firmware=demo&fault=panic&heartbeat=0", "--no-reset", "--elf", elf,
+                "--print-filter", "demo:W *:N", "--log", str(log)])
+    screen = tmux.wait_screen("boot loop", 30)
+    assert "--- print filter 'demo:W *:N'" in screen and "filter demo:W *:N" in screen.splitlines()[-2]
+    assert "sensor register not configured" in screen
+    assert not _explanations(screen.splitlines()), screen
+    tmux.exit_cleanly()
+    text = (tmp_path / "c.log.txt").read_text()  # the log keeps the hidden lines and what explains them
+    assert "Guru Meditation Error" in text and "--- 0x400d025b: store_reading at src/app.c:26" in text
+
+
+def test_hidden_output_hides_crash_explanations_too(tmux, tmp_path):
+    """Item 7, Ctrl+Y: a crash's explanation used to show while the output was hidden."""
+    from tmux_support import ROOT
+
+    elf = str(ROOT / "samples" / "firmware" / "esp32" / "app.elf")
+    log = tmp_path / "c.log"
+    tmux.start([QUIET, "--no-reset", "--elf", elf, "--log", str(log)])
+    tmux.wait_screen("demo: hello from espmon-demo")
+    tmux.keys("C-t", "C-y")
+    tmux.wait_screen("HIDDEN")
+    tmux.keys("panic", "Enter")
+    text = tmp_path / "c.log.txt"
+    assert wait_for(lambda: text.read_text().count("hello from espmon-demo") >= 2, 20)  # crashed and rebooted
+    rows = tmux.screen().splitlines()
+    after = rows[max(i for i, row in enumerate(rows) if "hello from espmon-demo" in row) + 1:]
+    assert not _explanations(after), rows
+    assert not any("Guru Meditation" in row for row in rows)
+    tmux.exit_cleanly()

@@ -125,6 +125,9 @@ class Console:
         exit_keys = describe(self.exit_keys())
         self.note(f"espmon monitor on {self.session.url} at {self.session.baud} baud; {exit_keys} or "
                   f"{describe((self.keymap.menu, 'x'))} exits, {describe((self.keymap.menu, 'c-h'))} shows the keys")
+        start = self.engine.start_records(time.time())  # the print filter, a wrong --elf: said now
+        if start:
+            self.store.extend(start, time.time())
         if self.settings.reset:
             self.engine.host_reset(time.time())
         self.session.start(reset=self.settings.reset)
@@ -196,7 +199,9 @@ class Console:
             if records and self.show_output:
                 store.extend(records, t)
             elif records:
-                store.extend([r for r in records if r[:1] in (R.ALERT, R.CRASH, R.NOTE)], t)
+                # hidden output (Ctrl+Y): the session's alerts and notes still show, a line's
+                # explanations (a crash's too) go with it
+                store.extend([r for r in records if r[:1] in (R.ALERT, R.NOTE)], t)
         if not got:
             return 0
         if not self.engine.has_partial:

@@ -74,6 +74,9 @@ def status_fragments(con: "Console") -> Fragments:
                      (not con.show_output, "HIDDEN"), (con.freeze_on_crash, "freeze")):
         if on:
             flags.append(name)
+    flt = con.engine.print_filter
+    if flt is not None:
+        frags.append(("class:status.flag", f"| filter {_short(flt.spec, 24)} "))
     frags.append(("class:status.flag", "| " + " ".join(flags) + " "))
     return frags
 

@@ -48,6 +48,7 @@ CRASH_EVENTS = frozenset(
 )
 _RESET_EVENTS = frozenset({"ResetInfo", "Esp8266Reset"})
 _NOTEWORTHY_LEVELS = ("E", "W")
+_SESSION_KINDS = (R.ALERT, R.NOTE)  # records about the session, shown whatever the filter hides
 _HOST_RESET_WINDOW = 3.0  # seconds from our reset request to the chip's reset line
 
 
@@ -150,6 +151,8 @@ class MonitorEngine:
         self._warned_no_elf = False
         self._host_reset_at: float | None = None
         self._last_note: str | None = None  # the last plain annotation, until a reset or crash
+        self._crash_visible = True  # did the filter show the last crash line (its panic dump's frames follow it)
+        self._start_notes = [R.NOTE + print_filter.describe()] if self.print_filter is not None else []
 
     def host_reset(self, t: float) -> None:
         """We are about to reset the chip: its next reset line is ours, not a boot loop's."""
@@ -164,17 +167,21 @@ class MonitorEngine:
 
     def feed(self, data: bytes, t: float) -> list[str]:
         """Bytes as read -> records to show (complete lines only; see ``partial_text``)."""
-        out: list[str] = []
-        if self._elf_notes:  # said with the first output, so they reach every renderer and the log
-            out.extend(R.ALERT + note for note in self._elf_notes)
-            if self.log is not None:
-                self.log.write_lines([R.plain_text(r) for r in out], t)
-            self._elf_notes = []
+        out = self.start_records(t) if self._elf_notes or self._start_notes else []
         if self.hex_view:
             out.extend(self._hex(data))
         block = self._assembler.feed(data)
         if block:
             self._lines(block, t, out)
+        return out
+
+    def start_records(self, t: float) -> list[str]:
+        """What is said once at the start (the active print filter, a wrong --elf), logged;
+        with the first output unless a renderer takes it earlier (the console, at start)."""
+        out = self._start_notes + [R.ALERT + note for note in self._elf_notes]
+        self._start_notes, self._elf_notes = [], []
+        if out and self.log is not None:
+            self.log.write_lines([R.plain_text(r) for r in out], t)
         return out
 
     def feed_text(self, data: bytes, t: float) -> str:
@@ -242,6 +249,7 @@ class MonitorEngine:
         log = self.log
         keep_sgr = self.keep_sgr
         logged: list[str] | None = [] if log is not None else None
+        hidden: list[str] = []  # what explains a line the filter hides: the log only
         for line, plain in zip(lines, plains):
             visible = flt is None or flt.match(plain)
             start = len(out)
@@ -253,13 +261,21 @@ class MonitorEngine:
             events = parse(plain)
             if events:
                 for event in events:
-                    self._event(event, t, out, visible)
+                    # a panic's decoded backtrace explains the crash line, not the line ending the dump
+                    vis = self._crash_visible if type(event).__name__ == "Panic" else visible
+                    self._event(event, t, out if vis else hidden, vis)
             if sym is not None and "0x" in plain and not plain.startswith(_NO_DECODE_PREFIXES):
-                self._decode_line(plain, out)
+                self._decode_line(plain, out if visible else hidden)
             if logged is not None:
                 logged.append(plain)
                 if len(out) > start:
                     logged.extend(R.plain_text(r) for r in out[start:])
+            if hidden:
+                if logged is not None:
+                    logged.extend(R.plain_text(r) for r in hidden)
+                # alerts and espmon's own notes are about the session, not the line: still shown
+                out.extend(r for r in hidden if r[:1] in _SESSION_KINDS)
+                hidden.clear()
         if logged:
             log.write_lines(logged, t)
 
@@ -310,7 +326,9 @@ class MonitorEngine:
             note = None  # a ROM repeating itself (the invalid-header loop): explained once per boot
         else:
             self._last_note = note or self._last_note
-        if note and (visible or marker == R.CRASH):
+        if marker == R.CRASH:
+            self._crash_visible = visible
+        if note:  # ``out`` is where the line's explanations go (the caller chose it by the line's visibility)
             for part in note.splitlines():
                 out.append(marker + part)
         if name == "Panic":
