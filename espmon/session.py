@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator
 from espmon.errors import UserError
 from espmon.port.fd_drain import FdDrain
 from espmon.port.identity import identify, is_usb_jtag
-from espmon.port.lines import LineControlError, bootloader_reset, hard_reset, set_lines
+from espmon.port.lines import LineControlError, bootloader_reset, hard_reset, has_modem_lines, set_lines
 from espmon.port.opening import open_port, reopen
 
 __all__ = ["Session", "MAX_BACKLOG", "RECONNECT_DELAY"]
@@ -75,6 +75,7 @@ class Session:
         self.tx_bytes = 0
         self.dtr = False
         self.rts = False
+        self.modem_lines: bool | None = None  # can DTR/RTS reset the chip? (None: not opened yet)
         self.on_data: Callable[[bytes, float], None] = lambda data, t: None
         self.on_event: Callable[[str, str], None] = lambda kind, text: None
         # bytes handed over but not processed yet; above MAX_BACKLOG the reader waits, so a
@@ -95,6 +96,7 @@ class Session:
     # -- life cycle ---------------------------------------------------------------------
     def open(self) -> None:
         self.port = open_port(self.url, self.baud)
+        self.modem_lines = has_modem_lines(self.port)
         self.link_state = "connected"
 
     def start(self, reset: bool = False) -> None:
@@ -193,6 +195,9 @@ class Session:
         if self.link_state != "connected":
             self.on_event("error", f"{what}: the port is disconnected")
             return
+        if self.modem_lines is False and what != "BREAK sent":
+            self._no_lines(what)  # a socket's setters do nothing: never say a reset happened
+            return
         is_reset = what in ("reset", "reset into the bootloader")
         if is_reset:
             # Mark the stream before the lines move: over RFC 2217 a reset takes a few
@@ -201,20 +206,24 @@ class Session:
         try:
             action()
         except LineControlError as exc:
-            if self._no_lines_noted:
-                self.on_event("note", f"{what} skipped: no DTR/RTS lines on this port")
-            else:
-                self.on_event(
-                    "note",
-                    f"{what} skipped: {self.url} has no DTR/RTS lines ({exc}); a pty or socket cannot reset the chip",
-                )
-            self._no_lines_noted = True
+            self.modem_lines = False
+            self._no_lines(what, f" ({exc})")
             return
         except _port_errors() as exc:
             self.on_event("error", f"{what} failed: {exc}")
             return
-        if not is_reset:
+        if is_reset:
+            self.dtr = self.rts = False  # both sequences end with the lines released
+        else:
             self.on_event("note", what)
+
+    def _no_lines(self, what: str, detail: str = "") -> None:
+        if self._no_lines_noted:
+            self.on_event("note", f"{what} skipped: no DTR/RTS lines on this port")
+        else:
+            self.on_event("note", f"{what} skipped: {self.url} has no DTR/RTS lines{detail}; "
+                                  "reset the board with its EN/RST button")
+        self._no_lines_noted = True
 
     def _control_loop(self) -> None:
         while True:
@@ -355,6 +364,8 @@ class Session:
             except (UserError, *_port_errors()):
                 continue
             self.port = port
+            self.modem_lines = has_modem_lines(port)
+            self.dtr = self.rts = False  # released by open_port
             self.link_state = "connected"
             self.on_event("connected", f"{self.url} is back after {time.monotonic() - lost:.1f} s (not reset)")
             return

@@ -23,6 +23,7 @@ class RecordingSession:
         self.link_state = "connected"
         self.rx_bytes = self.tx_bytes = 0
         self.dtr = self.rts = False
+        self.modem_lines = True
         self.log = None
         self.calls: list[tuple] = []
         self.on_data = self.on_event = None

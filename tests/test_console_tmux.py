@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -180,3 +181,57 @@ def test_hidden_output_hides_crash_explanations_too(tmux, tmp_path):
     assert not _explanations(after), rows
     assert not any("Guru Meditation" in row for row in rows)
     tmux.exit_cleanly()
+
+
+def _status(screen: str) -> str:
+    return next((line for line in reversed(screen.splitlines()) if " | " in line), "")
+
+
+def test_the_status_bar_says_boot_loop_and_held_in_reset(tmux):
+    """Item 8: the status said 'running' through an invalid-header boot loop and while RTS held EN low."""
+    tmux.start(["sim://esp32?fault=no-bootloader", "--no-reset"], width=160)
+    assert wait_for(lambda: " boot loop " in _status(tmux.screen()), 30), tmux.screen()
+    assert "DTR off RTS off" in _status(tmux.screen())
+    tmux.exit_cleanly()
+
+    tmux.start([QUIET, "--no-reset"], width=160)
+    tmux.wait_screen("demo: hello from espmon-demo")
+    assert " running " in _status(tmux.screen())
+    tmux.keys("C-t", "r")  # RTS on, DTR off: EN low through the DevKit circuit
+    assert wait_for(lambda: " held in reset (RTS) " in _status(tmux.screen()), 10), tmux.screen()
+    assert "RTS on" in _status(tmux.screen())
+    tmux.keys("C-t", "r")
+    assert wait_for(lambda: " running " in _status(tmux.screen()), 10), tmux.screen()
+    tmux.exit_cleanly()
+
+
+def test_a_socket_says_it_cannot_reset(tmux):
+    """Item 8: on socket:// (no modem lines) 'resetting the chip' and 'RTS on' were printed as if they worked."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:  # a ser2net-like raw TCP port: a line now and then
+        conn, _ = server.accept()
+        with conn, contextlib.suppress(OSError):  # the monitor closes it on exit
+            while not stop.wait(0.2):
+                conn.sendall(b"I (1) net: tick\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        tmux.start([f"socket://127.0.0.1:{server.getsockname()[1]}", "--no-reset"], width=160)
+        screen = tmux.wait_screen("net: tick")
+        assert "has no DTR/RTS lines: espmon cannot reset the chip" in screen
+        assert "no DTR/RTS: cannot reset" in _status(screen)
+        tmux.keys("C-t", "C-r")
+        screen = tmux.wait_screen("reset skipped")
+        tmux.keys("C-t", "r")
+        screen = tmux.wait_screen("RTS on skipped")
+        assert "resetting the chip" not in screen and "--- RTS on\n" not in screen + "\n"
+        assert " held in reset " not in _status(screen)
+        tmux.exit_cleanly()
+    finally:
+        stop.set()
+        server.close()

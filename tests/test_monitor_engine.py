@@ -186,3 +186,17 @@ def test_a_rom_repeating_itself_is_explained_once_per_boot():
     text = eng.feed_text(boot + boot, 0.0)
     assert text.count("invalid header: 0xffffffff") == 10  # every device line is kept
     assert text.count("nothing flashed at the bootloader offset (0x1000 on ESP32)") == 2  # one note per boot
+
+
+def test_state_is_boot_loop_while_the_resets_keep_coming():
+    """Issue 8 item 8: the status said 'running' through a boot loop."""
+    eng = _engine()
+    for i in range(4):
+        eng.feed(b"rst:0x10 (RTCWDT_RTC_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\n", float(i))
+    assert eng.state == "boot loop" and eng.state_at(3.5) == "boot loop"
+    assert eng.state_at(30.0) == "running"  # the resets stopped: over
+    eng.host_reset(40.0)
+    eng.feed(b"rst:0x1 (POWERON)\n", 40.1)
+    assert eng.state == "running"
+    eng.feed(b"rst:0x1 (POWERON),boot:0x3 (DOWNLOAD_BOOT(UART0))\n", 41.0)
+    assert eng.state_at(41.0) == "download mode"

@@ -125,6 +125,9 @@ class Console:
         exit_keys = describe(self.exit_keys())
         self.note(f"espmon monitor on {self.session.url} at {self.session.baud} baud; {exit_keys} or "
                   f"{describe((self.keymap.menu, 'x'))} exits, {describe((self.keymap.menu, 'c-h'))} shows the keys")
+        if self.session.modem_lines is False:
+            self.note(f"{self.session.url} has no DTR/RTS lines: espmon cannot reset the chip "
+                      "(use the board's EN/RST button)")
         start = self.engine.start_records(time.time())  # the print filter, a wrong --elf: said now
         if start:
             self.store.extend(start, time.time())

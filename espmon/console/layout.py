@@ -43,9 +43,19 @@ def _state(con: "Console") -> tuple[str, str]:
         return "class:status.state.disconnected", " reconnecting "
     if link == "closed":
         return "class:status.state.disconnected", " closed "
-    state = con.engine.state
-    style = {"crashed": "crashed", "download mode": "download"}.get(state, "running")
+    if link == "connected" and con.session.modem_lines and con.session.rts and not con.session.dtr:
+        # the DevKit circuit: RTS asserted with DTR released pulls EN low
+        return "class:status.state.crashed", " held in reset (RTS) "
+    state = con.engine.state_at(time.time())
+    style = {"crashed": "crashed", "boot loop": "crashed", "download mode": "download"}.get(state, "running")
     return f"class:status.state.{style}", f" {state} "
+
+
+def _lines(con: "Console") -> str:
+    s = con.session
+    if s.modem_lines is False:
+        return "| no DTR/RTS: cannot reset "
+    return f"| DTR {'on' if s.dtr else 'off'} RTS {'on' if s.rts else 'off'} "
 
 
 def _short(url: str, width: int = 36) -> str:
@@ -67,6 +77,7 @@ def status_fragments(con: "Console") -> Fragments:
         ("class:status.port", f" {_short(s.url)} "),
         ("class:status", f"{s.baud} | {con.engine.chip or 'chip ?'} | rx {_size(s.rx_bytes)} tx {_size(s.tx_bytes)} "),
     ]
+    frags.append(("class:status", _lines(con)))
     log = con.engine.log
     frags.append(("class:status", f"| log {log.raw_path.name} " if log is not None else "| no log "))
     flags = ["RAW" if con.raw_mode else "LINE", con.settings.eol]

@@ -139,7 +139,7 @@ class MonitorEngine:
         self.log = log  # a SessionLog or None; may be swapped between calls
         self.hex_view = False
         self.keep_sgr = True  # False: device lines come out without colours (plain output)
-        self.state = "running"  # running | download mode | crashed
+        self.state = "running"  # running | download mode | crashed | boot loop (see ``state_at``)
         self.chip_info: Any = getattr(knowledge.parser, "chip", None)  # what annotate() is given
         self.chip: str | None = None  # its display name
         self.resets = 0
@@ -151,6 +151,7 @@ class MonitorEngine:
         self._warned_no_elf = False
         self._host_reset_at: float | None = None
         self._last_note: str | None = None  # the last plain annotation, until a reset or crash
+        self._last_reset: float | None = None  # when the chip last reset (a boot loop lasts while resets come)
         self._crash_visible = True  # did the filter show the last crash line (its panic dump's frames follow it)
         self._start_notes = [R.NOTE + print_filter.describe()] if self.print_filter is not None else []
 
@@ -310,15 +311,20 @@ class MonitorEngine:
         self._sync_chip()
         if name in _RESET_EVENTS:
             self.resets += 1
-            self.state = "download mode" if getattr(event, "download", False) else "running"
+            looping = self.state == "boot loop" and self._host_reset_at is None and self._in_loop(t)
+            self.state = ("download mode" if getattr(event, "download", False)
+                          else "boot loop" if looping else "running")
+            self._last_reset = t
             marker = R.RESET
         elif name in CRASH_EVENTS:
-            if name != "Brownout":
+            if name != "Brownout" and self.state != "boot loop":
                 self.state = "crashed"
             self.crashes += 1
             marker = R.CRASH
         else:
             marker = R.ANNOTATION
+            if name == "WaitingForDownload":  # the ROM says so itself (also after a strap-pin boot)
+                self.state = "download mode"
         note = self.knowledge.annotate(event, self.chip_info)
         if marker != R.ANNOTATION:
             self._last_note = None
@@ -349,6 +355,18 @@ class MonitorEngine:
             text = self.knowledge.annotate(loop, self.chip_info) or f"boot loop: {loop}"
             out.append(R.ALERT + text)
             self.boot_loops += 1
+            self.state = "boot loop"
+
+    def _in_loop(self, t: float) -> bool:
+        window = getattr(self.knowledge.loop_detector, "window", 10.0)
+        return self._last_reset is not None and t - self._last_reset <= window
+
+    def state_at(self, t: float) -> str:
+        """``state`` for the status bar: a boot loop ends when the resets stop coming (the
+        detector's window), without waiting for a line from the device to say so."""
+        if self.state == "boot loop" and not self._in_loop(t):
+            return "running"
+        return self.state
 
     # -- addresses --------------------------------------------------------------------
     def _decode_line(self, plain: str, out: list[str]) -> None:
