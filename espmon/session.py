@@ -81,6 +81,7 @@ class Session:
         # bytes handed over but not processed yet; above MAX_BACKLOG the reader waits, so a
         # consumer slower than the port (a fast socket) leaves the data in the OS buffers
         self.backlog: Callable[[], int] = lambda: 0
+        self.max_backlog = MAX_BACKLOG  # the console keeps it small: what is in flight is drawn and logged on exit
         self._stop = threading.Event()
         self._running = threading.Event()  # cleared by hold()
         self._running.set()
@@ -334,7 +335,7 @@ class Session:
                 self._reconnect(exc)
                 continue
             if data:
-                while self.backlog() > MAX_BACKLOG and not self._stop.is_set():
+                while self.backlog() > self.max_backlog and not self._stop.is_set():
                     time.sleep(0.005)
                 log = self.log
                 if log is not None:

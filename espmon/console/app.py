@@ -45,6 +45,13 @@ _STATUS_PROBE = b"\x1b[5n"
 DATA_REDRAW = 0.2  # seconds between redraws caused by incoming data
 DRAIN_INTERVAL = 0.05  # while data streams, the inbox is taken this often
 _FAST_DRAIN = 16 << 10  # a drain this big means a fast stream: look again at once (less in memory)
+# Under overload (device output as fast as we can process it) one drain must not run until
+# the inbox is empty: the reader refills it as fast as it is taken, and keys waited seconds.
+# A drain stops after DRAIN_SLICE seconds of work; the loop handles keys, then the next one.
+DRAIN_SLICE = 0.02
+# Bytes the reader may hand over ahead of the drain (then it waits, the data stays in the OS
+# buffers): what exit must still process to put it in the scrollback and the text log.
+CONSOLE_BACKLOG = 1 << 20
 _LOOP_LOOKBACK = 30.0  # seconds back from a boot-loop alert to look for its first crash
 
 
@@ -109,6 +116,7 @@ class Console:
         self.session.on_data = self._from_reader
         self.session.on_event = self._event_from_thread
         self.session.backlog = lambda: self._bytes_in - self._bytes_done
+        self.session.max_backlog = min(getattr(self.session, "max_backlog", CONSOLE_BACKLOG), CONSOLE_BACKLOG)
         try:
             return await self.app.run_async(pre_run=self._started) or 0
         finally:
@@ -150,7 +158,7 @@ class Console:
 
     def flush_end(self) -> None:
         """Process what is still in the inbox and the partial line (on exit)."""
-        self._drain()
+        self._drain(slice_=None)
         records = self.engine.end(time.time())
         if records:
             self.store.extend(records, time.time())
@@ -175,7 +183,9 @@ class Console:
         taken = self._drain()
         if taken:
             if self._drain_handle is None and self._loop is not None:
-                wait = 0.0 if taken >= _FAST_DRAIN else DRAIN_INTERVAL
+                # more waiting (the slice ran out) or a fast stream: look again once the loop
+                # has handled what else is ready (keys first: asyncio runs readers before timers)
+                wait = 0.0 if taken >= _FAST_DRAIN or self._inbox else DRAIN_INTERVAL
                 self._drain_handle = self._loop.call_later(wait, self._drain_tick)
             return
         if self._drain_handle is None:
@@ -188,11 +198,15 @@ class Console:
         self._drain_handle = None
         self._pump()
 
-    def _drain(self) -> int:
-        """Feed what is in the inbox to the engine and the scrollback; the bytes taken."""
+    def _drain(self, slice_: float | None = DRAIN_SLICE) -> int:
+        """Feed what is in the inbox to the engine and the scrollback, for at most ``slice_``
+        seconds (None: all of it); the bytes taken."""
         inbox, feed, store = self._inbox, self.engine.feed, self.store
         got = 0
+        until = None if slice_ is None else time.monotonic() + slice_
         while inbox:
+            if until is not None and got and time.monotonic() > until:
+                break
             data, t = inbox.popleft()
             self._bytes_done += len(data)
             got += len(data)

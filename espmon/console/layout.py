@@ -55,6 +55,8 @@ def _lines(con: "Console") -> str:
     s = con.session
     if s.modem_lines is False:
         return "| no DTR/RTS: cannot reset "
+    if not s.dtr and not s.rts:
+        return "| DTR/RTS off "
     return f"| DTR {'on' if s.dtr else 'off'} RTS {'on' if s.rts else 'off'} "
 
 
@@ -77,7 +79,6 @@ def status_fragments(con: "Console") -> Fragments:
         ("class:status.port", f" {_short(s.url)} "),
         ("class:status", f"{s.baud} | {con.engine.chip or 'chip ?'} | rx {_size(s.rx_bytes)} tx {_size(s.tx_bytes)} "),
     ]
-    frags.append(("class:status", _lines(con)))
     log = con.engine.log
     frags.append(("class:status", f"| log {log.raw_path.name} " if log is not None else "| no log "))
     flags = ["RAW" if con.raw_mode else "LINE", con.settings.eol]
@@ -85,10 +86,11 @@ def status_fragments(con: "Console") -> Fragments:
                      (not con.show_output, "HIDDEN"), (con.freeze_on_crash, "freeze")):
         if on:
             flags.append(name)
+    frags.append(("class:status.flag", "| " + " ".join(flags) + " "))
     flt = con.engine.print_filter
     if flt is not None:
         frags.append(("class:status.flag", f"| filter {_short(flt.spec, 24)} "))
-    frags.append(("class:status.flag", "| " + " ".join(flags) + " "))
+    frags.append(("class:status", _lines(con)))  # last: the least needed, cut first on a narrow screen
     return frags
 
 
