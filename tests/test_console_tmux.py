@@ -267,3 +267,20 @@ def test_typing_and_exit_stay_responsive_under_a_flood(tmux, tmp_path):
     text = (tmp_path / "f.log.txt").read_text()
     # every complete line read from the port reached the text log (the partial last one as a line)
     assert text.count("of the flood") >= raw.count(b"of the flood") - 1 > 1000
+
+
+def test_a_baud_mismatch_is_said_with_the_key_that_switches(tmux, tmp_path):
+    """Item 6: ESP8266's ROM at 74880 read at 115200 was a wall of \\xNN glued to the first app line."""
+    log = tmp_path / "c.log"
+    tmux.start(["sim://esp8266?firmware=demo&heartbeat=0", "--no-reset", "--log", str(log)], width=160)
+    screen = tmux.wait_screen("did not decode at 115200 baud")
+    assert "Ctrl+T b then 74880 Enter, or :baud 74880" in screen
+    assert any(row.startswith("I (61) cpu_start: Pro cpu start user code") for row in screen.splitlines())
+    tmux.keys("C-t", "b")
+    tmux.wait_screen(":baud ")
+    tmux.keys("74880", "Enter")
+    tmux.wait_screen("baud rate now 74880")
+    tmux.keys("C-t", "C-r")
+    tmux.wait_screen("ets Jan  8 2013,rst cause:2")  # the ROM's banner, readable at its baud
+    tmux.exit_cleanly()
+    assert (tmp_path / "c.log.txt").read_text().count("did not decode") >= 1

@@ -92,6 +92,8 @@ class Console:
         self._probe_answered = False
         self._last_redraw = 0.0
         self._redraw_handle: asyncio.TimerHandle | None = None
+        engine.baud_of = lambda: session.baud
+        engine.baud_switch = (f"{describe((self.keymap.menu, 'b'))} then {{baud}} Enter, or :baud {{baud}}")
         self.input = Buffer(multiline=False, history=InMemoryHistory(), accept_handler=self._accept)
         self._stamp = Stamper(settings.timestamp_format)
         self.output_control = OutputControl(
@@ -285,7 +287,10 @@ class Console:
         if wait > 0.005:
             self._idle_handle = self._loop.call_later(wait, self._idle)  # type: ignore[union-attr]
             return
-        self._partial_visible = True
+        records = self.engine.idle(time.time())  # a garbage run (wrong baud) ends as a line, hinted
+        if records:
+            self.store.extend(records, time.time())
+        self._partial_visible = self.engine.has_partial
         self.app.invalidate()
 
     def _partial(self) -> str:

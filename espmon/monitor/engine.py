@@ -20,6 +20,7 @@ import re
 from typing import Any, Callable, Iterator
 
 from espmon.monitor import records as R
+from espmon.monitor.baud_hint import BaudHint, advice
 from espmon.monitor.knowledge import Knowledge
 from espmon.monitor.lines import LineAssembler
 from espmon.monitor.print_filter import PrintFilter
@@ -152,12 +153,16 @@ class MonitorEngine:
         self._host_reset_at: float | None = None
         self._last_note: str | None = None  # the last plain annotation, until a reset or crash
         self._last_reset: float | None = None  # when the chip last reset (a boot loop lasts while resets come)
+        self._baud_hint = BaudHint()
+        self.baud_of: Callable[[], int] | None = None  # the port's baud now (the console can change it)
+        self.baud_switch = "start again with -b {baud}"  # how to switch, said in the baud hint
         self._crash_visible = True  # did the filter show the last crash line (its panic dump's frames follow it)
         self._start_notes = [R.NOTE + print_filter.describe()] if self.print_filter is not None else []
 
     def host_reset(self, t: float) -> None:
         """We are about to reset the chip: its next reset line is ours, not a boot loop's."""
         self._host_reset_at = t
+        self._baud_hint.rearm()
 
     # -- input ------------------------------------------------------------------------
     @property
@@ -171,10 +176,49 @@ class MonitorEngine:
         out = self.start_records(t) if self._elf_notes or self._start_notes else []
         if self.hex_view:
             out.extend(self._hex(data))
-        block = self._assembler.feed(data)
+        block = self._assembler.feed(data) or self._garbage_partial(False)
         if block:
-            self._lines(block, t, out)
+            if block.isascii():
+                self._lines(block, t, out)
+            else:
+                self._with_baud_hint(block, t, out)
         return out
+
+    def _garbage_partial(self, idle: bool) -> bytes:
+        """The unfinished line as a block when it is a garbage run to report (else b"")."""
+        partial = self._assembler.partial
+        if len(partial) > 8 and not partial.isascii() and self._baud_hint.cuts_partial(partial, self.baud_of() if self.baud_of else None, idle):
+            return self._assembler.end()
+        return b""
+
+    def idle(self, t: float) -> list[str]:
+        """No data for a while: an unfinished garbage run (a wrong baud) ends as a line with
+        the baud hint after it; [] otherwise (the partial line stays partial)."""
+        block = self._garbage_partial(True)
+        out: list[str] = []
+        if block:
+            self._with_baud_hint(block, t, out)
+        return out
+
+    def _check_baud(self, block: bytes) -> tuple[bytes, str | None, bytes]:
+        """A block that is not ASCII: ``(head, hint, tail)``, garbage runs cut from the good
+        line glued to them and, on a baud mismatch, the hint to say after the garbage."""
+        baud = self.baud_of() if self.baud_of is not None else None
+        block, garbage, cut, glued = self._baud_hint.check(block, baud)
+        if not garbage:
+            return block, None, b""
+        return block[:cut], R.ALERT + advice(garbage, baud, self.baud_switch, glued), block[cut:]
+
+    def _with_baud_hint(self, block: bytes, t: float, out: list[str]) -> None:
+        """``_lines`` for a block that is not ASCII: the baud hint goes right after the garbage."""
+        block, hint, tail = self._check_baud(block)
+        self._lines(block, t, out)
+        if hint:
+            out.append(hint)
+            if self.log is not None:
+                self.log.write_lines([R.plain_text(hint)], t)
+            if tail:
+                self._lines(tail, t, out)
 
     def start_records(self, t: float) -> list[str]:
         """What is said once at the start (the active print filter, a wrong --elf), logged;
@@ -190,9 +234,13 @@ class MonitorEngine:
         ``plain_text`` line, each ending in a newline ("" when no line is complete yet)."""
         if not self.streams_text:
             return "".join([R.plain_text(r) + "\n" for r in self.feed(data, t)])
-        block = self._assembler.feed(data)
+        block = self._assembler.feed(data) or self._garbage_partial(False)
         if not block:
             return ""
+        if not block.isascii():  # rare: garbage or UTF-8 text; the record path handles the baud hint
+            records: list[str] = []
+            self._with_baud_hint(block, t, records)
+            return "".join([R.plain_text(r) + "\n" for r in records])
         shown, plain = clean_block(block, self.encoding)
         notes = self._notes(plain, t)
         text = _splice(plain, notes)

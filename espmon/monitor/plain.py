@@ -60,6 +60,7 @@ class PlainMonitor:
         self._bytes_in = 0
         self._bytes_done = 0
         engine.keep_sgr = color
+        engine.baud_of = lambda: getattr(session, "baud", settings.baud)
         self.script: ScriptRunner | None = None
         if script_source is not None:
             self.script = ScriptRunner(script_source, self._script_command, self._script_stop, self.say)
@@ -227,6 +228,10 @@ class PlainMonitor:
         self._write(head + text)
 
     def _show_partial(self) -> None:
+        records = self.engine.idle(time.time())  # a garbage run (wrong baud) ends as a line, hinted
+        if records:
+            self._emit(records, time.time())
+            return
         if not self.show_output:
             return
         partial = self.engine.partial_text()
