@@ -284,3 +284,26 @@ def test_a_baud_mismatch_is_said_with_the_key_that_switches(tmux, tmp_path):
     tmux.wait_screen("ets Jan  8 2013,rst cause:2")  # the ROM's banner, readable at its baud
     tmux.exit_cleanly()
     assert (tmp_path / "c.log.txt").read_text().count("did not decode") >= 1
+
+
+def test_texts_name_the_real_keys_and_the_short_commands_work(tmux, tmp_path):
+    """Item 11: a literal MENU in messages, 'Ctrl+T :: command' in the raw hint, :log and :timestamps unknown."""
+    tmux.start([QUIET, "--no-reset"], width=160)
+    tmux.wait_screen("demo: hello from espmon-demo")
+    tmux.keys("C-t", "C-y")
+    screen = tmux.wait_screen("output hidden")
+    assert "Ctrl+T Ctrl+Y shows it" in screen and "MENU" not in screen
+    tmux.keys("C-t", "C-y")
+    tmux.keys("C-t", "n")  # search-next with no search yet
+    screen = tmux.wait_screen("no search yet")
+    assert "Ctrl+T / REGEX" in screen and "MENU" not in screen
+    tmux.keys(":timestamps", "Enter")
+    assert wait_for(lambda: " time " in _status(tmux.screen()) or " time" in _status(tmux.screen()), 5), tmux.screen()
+    tmux.keys(f":log {tmp_path / 'k.log'}", "Enter")
+    screen = tmux.wait_screen("logging to")
+    assert "unknown command" not in screen
+    tmux.keys("C-t", "k")
+    screen = tmux.wait_screen("raw keys: every key")
+    assert "Ctrl+T k line input, Ctrl+T : a :command" in screen and "::" not in screen.splitlines()[-1]
+    tmux.keys("C-t", "k")
+    tmux.exit_cleanly()

@@ -320,6 +320,10 @@ class Console:
         if self._loop is not None:  # redraw once more when it expires
             self._loop.call_later(seconds + 0.05, self.app.invalidate)
 
+    def menu_key_text(self, key: str) -> str:
+        """How the user types menu key + ``key`` ("Ctrl+T Ctrl+Y"), with the keys as mapped."""
+        return describe((self.keymap.menu, key))
+
     def menu_pending(self) -> bool:
         return self.app.menu_pending()
 
@@ -331,8 +335,8 @@ class Console:
         return ":" if self.prompt_open else "> "
 
     def raw_hint(self) -> str:
-        return (f"raw keys: every key goes to the device ({describe((self.keymap.menu, 'k'))}: line input, "
-                f"{describe((self.keymap.menu, ':'))}: command)")
+        return (f"raw keys: every key goes to the device ({describe((self.keymap.menu, 'k'))} line input, "
+                f"{describe((self.keymap.menu, ':'))} a :command)")
 
     # -- sending ------------------------------------------------------------------------
     def send_line(self, text: str) -> None:
