@@ -307,3 +307,24 @@ def test_texts_name_the_real_keys_and_the_short_commands_work(tmux, tmp_path):
     assert "Ctrl+T k line input, Ctrl+T : a :command" in screen and "::" not in screen.splitlines()[-1]
     tmux.keys("C-t", "k")
     tmux.exit_cleanly()
+
+
+def test_exit_leaves_the_last_screen_and_the_last_crash_on_the_terminal(tmux, tmp_path):
+    """Item 9: the full-screen console cleared everything on exit; the backtrace to paste was gone.
+    The line typed goes into the text log, marked as sent."""
+    from tmux_support import ROOT
+
+    elf = str(ROOT / "samples" / "firmware" / "esp32" / "app.elf")
+    log = tmp_path / "c.log"
+    tmux.start([QUIET, "--no-reset", "--elf", elf, "--log", str(log)], width=100, height=24)
+    tmux.wait_screen("demo: hello from espmon-demo")
+    tmux.keys("panic", "Enter")
+    text = tmp_path / "c.log.txt"
+    assert wait_for(lambda: text.read_text().count("hello from espmon-demo") >= 2, 20)  # crashed, rebooted
+    time.sleep(0.3)
+    tmux.exit_cleanly()
+    history = tmux.run("capture-pane", "-p", "-S", "-400", "-t", "mon")
+    after = history[history.rindex("the last crash"):]  # printed on the normal screen after the console
+    assert "Guru Meditation Error" in after and "store_reading at src/app.c:26" in after
+    assert "hello from espmon-demo" in after[after.index("the last"):]  # then the last screenful
+    assert "--> panic" in text.read_text()

@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import shutil
 import signal
+import sys
 import time
 from typing import Any
 
@@ -27,6 +29,7 @@ from prompt_toolkit.history import InMemoryHistory
 from espmon.console.application import ConsoleApplication
 from espmon.console.bindings import build_key_bindings
 from espmon.console.commands import lookup
+from espmon.console.exit_tail import exit_tail
 from espmon.console.keys import KeyMap, control_char, describe, load_keymap
 from espmon.console.layout import build_layout
 from espmon.console.output_control import OutputControl
@@ -112,7 +115,18 @@ class Console:
 
     # -- life cycle ---------------------------------------------------------------------
     def run(self) -> int:
-        return asyncio.run(self.run_async())  # what Application.run does, with our coroutine
+        code = asyncio.run(self.run_async())  # what Application.run does, with our coroutine
+        self.print_tail()
+        return code
+
+    def print_tail(self) -> None:
+        """The terminal is back to normal: leave the session's last screenful (and the last
+        crash) on it, as a plain monitor would have."""
+        text = exit_tail(self.store, shutil.get_terminal_size().lines - 2)
+        if text:
+            out = sys.stdout
+            out.buffer.write(text.encode(out.encoding or "utf-8", "replace"))
+            out.flush()
 
     async def run_async(self) -> int:
         self.session.on_data = self._from_reader
@@ -341,6 +355,8 @@ class Console:
     # -- sending ------------------------------------------------------------------------
     def send_line(self, text: str) -> None:
         self.session.write(text.encode(self.settings.encoding, "replace") + self.settings.eol_bytes)
+        if self.engine.log is not None:  # the text log has both sides of the conversation
+            self.engine.log.write_lines([R.plain_text(R.SENT + text)])
         if self.echo:
             self.store.extend([R.SENT + text], time.time())
 

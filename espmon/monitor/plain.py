@@ -176,6 +176,8 @@ class PlainMonitor:
     def _command(self, name: str, arg: str) -> None:
         if name == "send":
             self.session.write(arg.encode(self.settings.encoding, "replace") + self.settings.eol_bytes)
+            if self.engine.log is not None:
+                self.engine.log.write_lines([R.plain_text(R.SENT + arg)])
         elif name == "reset":
             self.engine.host_reset(time.time())
             self.session.reset()
