@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from espmon.logfile import SessionLog, text_log_path
-from monitor_support import PtyBoard, start_monitor, wait_for
+from monitor_support import PtyBoard, run_monitor, start_monitor, wait_for
 
 
 @pytest.fixture
@@ -66,3 +66,20 @@ def test_unwritable_log_is_a_user_error(board, tmp_path):
     result = run_monitor([board.path, "--no-reset", "--log", str(tmp_path / "no" / "such" / "dir.log")])
     assert result.returncode == 2
     assert result.stderr.decode().startswith("espmon: error: --log")
+
+
+def test_a_log_on_a_full_disk_is_said_once_and_the_monitor_goes_on(tmp_path):
+    """Issue 8 item 12: --log on a full disk killed the reader thread: 0 lines in 7 s."""
+    import os
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    for name in ("full.log", "full.log.txt"):
+        (tmp_path / name).symlink_to("/dev/full")  # every write: ENOSPC
+    script = b"expect --timeout 20 hello from espmon-demo\nexpect --timeout 20 tick 3\nexit\n"
+    result = run_monitor(["sim://esp32?firmware=demo&heartbeat=0.2", "--no-reset", "--log", str(tmp_path / "full.log")],
+                         script)
+    err = result.stderr.decode()
+    assert result.returncode == 0, err
+    assert err.count("log: cannot write") == 1 and "No space left on device" in err and "Traceback" not in err
+    assert b"I (" in result.stdout and b"tick 3" in result.stdout  # everything still shown

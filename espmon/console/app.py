@@ -131,6 +131,7 @@ class Console:
     async def run_async(self) -> int:
         self.session.on_data = self._from_reader
         self.session.on_event = self._event_from_thread
+        self._watch_log(self.engine.log)
         self.session.backlog = lambda: self._bytes_in - self._bytes_done
         self.session.max_backlog = min(getattr(self.session, "max_backlog", CONSOLE_BACKLOG), CONSOLE_BACKLOG)
         try:
@@ -310,6 +311,11 @@ class Console:
     def _partial(self) -> str:
         return self.engine.partial_text() if self._partial_visible and self.show_output else ""
 
+    def _watch_log(self, log: Any) -> None:
+        """A log that cannot be written (a full disk) is said once, from whichever thread found it."""
+        if log is not None:
+            log.on_failure = lambda text: self._event_from_thread("error", text)
+
     def _event_from_thread(self, kind: str, text: str) -> None:
         if self._loop is not None:
             self._call_soon(self._event, kind, text)
@@ -442,6 +448,7 @@ class Console:
         except OSError as exc:
             self.message(f"log: cannot write {name}: {exc.strerror or exc}", error=True)
             return
+        self._watch_log(new)
         self.engine.log = new
         self.session.log = new
         self.note(f"logging to {new.raw_path} (raw bytes) and {new.text_path} (text)")

@@ -80,7 +80,10 @@ def status_fragments(con: "Console") -> Fragments:
         ("class:status", f"{s.baud} | {con.engine.chip or 'chip ?'} | rx {_size(s.rx_bytes)} tx {_size(s.tx_bytes)} "),
     ]
     log = con.engine.log
-    frags.append(("class:status", f"| log {log.raw_path.name} " if log is not None else "| no log "))
+    if log is not None and log.failure:
+        frags.append(("class:status.error", f"| log {log.raw_path.name} FAILED "))
+    else:
+        frags.append(("class:status", f"| log {log.raw_path.name} " if log is not None else "| no log "))
     flags = ["RAW" if con.raw_mode else "LINE", con.settings.eol]
     for on, name in ((con.echo, "echo"), (con.engine.hex_view, "hex"), (con.timestamps, "time"),
                      (not con.show_output, "HIDDEN"), (con.freeze_on_crash, "freeze")):

@@ -91,6 +91,8 @@ class PlainMonitor:
     def run(self) -> int:
         self.session.on_data = self._on_data
         self.session.on_event = self._on_event
+        if self.engine.log is not None:  # a log that cannot be written (a full disk) is said once
+            self.engine.log.on_failure = lambda text: self._on_event("error", text)
         self.session.backlog = lambda: self._bytes_in - self._bytes_done
         previous = signal.getsignal(signal.SIGTERM)
         with contextlib.suppress(ValueError):  # not the main thread (tests)
