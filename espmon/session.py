@@ -36,6 +36,9 @@ RECONNECT_DELAY = 0.25  # between reopen attempts (esp-idf-monitor: 0.5 s)
 _SMALL_READ = 256  # a read smaller than this means a slow stream: let a few ms of data gather
 _GATHER = 0.004
 _BIG_READ = 1 << 16
+# With a raw log, a fast tty is read in pieces of this size, each logged before the next
+# read: a kill loses at most one (a 64 KiB drain lost up to 64 KiB read but not logged).
+_LOGGED_PIECE = 4096
 _NO_DATA = "device reports readiness to read but returned no data (device disconnected or multiple access on port?)"
 
 
@@ -93,6 +96,7 @@ class Session:
         self._drain_port: Any = None
         self._posix_port: Any = None
         self._posix = False
+        self._logged_by_read: Any = None
 
     # -- life cycle ---------------------------------------------------------------------
     def open(self) -> None:
@@ -286,8 +290,11 @@ class Session:
             drain = self._drain = FdDrain.open(fd, _BIG_READ)
             self._drain_port = port
         if drain is not None:
+            log = self.log
             try:
-                return drain.read()  # b"" when the readiness was spurious (EAGAIN)
+                if log is None:
+                    return drain.read()  # b"" when the readiness was spurious (EAGAIN)
+                return self._read_logged(drain, log)
             except EOFError:
                 raise serial.SerialException(_NO_DATA) from None
         chunks: list[bytes] = []
@@ -304,6 +311,25 @@ class Session:
             chunks.append(chunk)
             size += len(chunk)
         return b"".join(chunks)
+
+    def _read_logged(self, drain: FdDrain, log: Any) -> bytes:
+        """Drain in small pieces, each in the raw log before the next read (one hand-off still
+        carries up to _BIG_READ); the reader loop then does not log them again."""
+        pieces: list[bytes] = []
+        size = 0
+        try:
+            while size < _BIG_READ:
+                piece = drain.read(_LOGGED_PIECE)
+                if not piece:
+                    break
+                log.write_raw(piece)
+                pieces.append(piece)
+                size += len(piece)
+        except EOFError:
+            if not pieces:
+                raise
+        self._logged_by_read = log
+        return b"".join(pieces)
 
     def _close_drain(self) -> None:
         """Only on the reader thread (or once it has ended): never while it may be in a read."""
@@ -327,6 +353,7 @@ class Session:
                 self._idle.set()
                 self._running.wait()
                 continue
+            self._logged_by_read = None  # the log a piecewise read already wrote to
             try:
                 data = self._read(self.port)
             except errors as exc:
@@ -335,12 +362,15 @@ class Session:
                 self._reconnect(exc)
                 continue
             if data:
+                log = self.log
+                if log is not None and log is not self._logged_by_read:
+                    # at once, before anything else looks at it and before waiting for the
+                    # consumer: a kill loses at most the read in progress (it lost a whole
+                    # read held here while the backlog was full: 41-63 KB under a flood)
+                    log.write_raw(data)
+                self.rx_bytes += len(data)
                 while self.backlog() > self.max_backlog and not self._stop.is_set():
                     time.sleep(0.005)
-                log = self.log
-                if log is not None:
-                    log.write_raw(data)  # before anything else looks at it
-                self.rx_bytes += len(data)
                 self.on_data(data, time.time())
                 # a slow stream (two small reads in a row, as a UART at 115200 gives): let a
                 # few ms of data gather. A fast stream is never made to wait: a pty holds
