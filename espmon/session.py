@@ -27,7 +27,7 @@ from espmon.errors import UserError
 from espmon.port.fd_drain import FdDrain
 from espmon.port.identity import identify, is_usb_jtag
 from espmon.port.lines import LineControlError, bootloader_reset, hard_reset, has_modem_lines, set_lines
-from espmon.port.opening import open_port, reopen
+from espmon.port.opening import DifferentDevice, open_port, reopen
 
 __all__ = ["Session", "MAX_BACKLOG", "RECONNECT_DELAY"]
 
@@ -387,16 +387,27 @@ class Session:
         with contextlib.suppress(Exception):
             self.port.close()
         lost = time.monotonic()
+        said: set[str] = set()
         while not self._stop.is_set():
             if self._stop.wait(RECONNECT_DELAY):
                 return
             try:
                 port = reopen(self.identity, self.baud)
+            except DifferentDevice as exc:
+                if str(exc) not in said:
+                    said.add(str(exc))
+                    self.on_event("error", str(exc))
+                continue
             except (UserError, *_port_errors()):
                 continue
             self.port = port
             self.modem_lines = has_modem_lines(port)
             self.dtr = self.rts = False  # released by open_port
             self.link_state = "connected"
-            self.on_event("connected", f"{self.url} is back after {time.monotonic() - lost:.1f} s (not reset)")
+            after = time.monotonic() - lost
+            if "://" in self.url or self.identity.known:
+                self.on_event("connected", f"{self.url} is back after {after:.1f} s (not reset)")
+            else:  # a pty or a port without USB identity: it may be another device at a reused path
+                self.on_event("connected", f"{self.url}: a device appeared at the same path after {after:.1f} s "
+                                           "(it has no USB identity: it may not be the same one); attached, not reset")
             return
