@@ -46,7 +46,9 @@ __all__ = ["Console", "run_console", "IDLE_FLUSH"]
 IDLE_FLUSH = 0.1
 _STATUS_PROBE = b"\x1b[5n"
 DATA_REDRAW = 0.2  # seconds between redraws caused by incoming data
-DRAIN_INTERVAL = 0.05  # while data streams, the inbox is taken this often
+# while data streams, the inbox is taken this often: as often as data is drawn (a slow stream
+# woke the loop 20 times a second for 5 frames; item 15 of issue 8)
+DRAIN_INTERVAL = DATA_REDRAW
 _FAST_DRAIN = 16 << 10  # a drain this big means a fast stream: look again at once (less in memory)
 # Under overload (device output as fast as we can process it) one drain must not run until
 # the inbox is empty: the reader refills it as fast as it is taken, and keys waited seconds.
@@ -299,6 +301,8 @@ class Console:
         if not self.engine.has_partial:
             return
         wait = self._last_data + IDLE_FLUSH - time.monotonic()
+        if self._inbox:  # data came but is not drained yet (a slow stream is taken every DRAIN_INTERVAL)
+            wait = max(wait, IDLE_FLUSH)
         if wait > 0.005:
             self._idle_handle = self._loop.call_later(wait, self._idle)  # type: ignore[union-attr]
             return
