@@ -22,14 +22,14 @@ def cmd_help(con: "Console", arg: str) -> None:
 
 
 def cmd_reset(con: "Console", arg: str) -> None:
-    if con.session.modem_lines is not False:  # else the session says why it cannot
+    if getattr(con.session, "modem_lines", None) is not False:  # else the session says why it cannot
         con.note("resetting the chip")
         con.engine.host_reset(time.time())
     con.session.reset()
 
 
 def cmd_bootloader(con: "Console", arg: str) -> None:
-    if con.session.modem_lines is not False:
+    if getattr(con.session, "modem_lines", None) is not False:
         con.note("resetting into the bootloader (download mode)")
         con.engine.host_reset(time.time())
     con.session.bootloader()

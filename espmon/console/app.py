@@ -97,7 +97,7 @@ class Console:
         self._probe_answered = False
         self._last_redraw = 0.0
         self._redraw_handle: asyncio.TimerHandle | None = None
-        engine.baud_of = lambda: session.baud
+        engine.baud_of = lambda: getattr(session, "baud", None)
         engine.baud_switch = (f"{describe((self.keymap.menu, 'b'))} then {{baud}} Enter, or :baud {{baud}}")
         self.input = Buffer(multiline=False, history=InMemoryHistory(), accept_handler=self._accept)
         self._stamp = Stamper(settings.timestamp_format)
@@ -152,7 +152,7 @@ class Console:
         exit_keys = describe(self.exit_keys())
         self.note(f"espmon monitor on {self.session.url} at {self.session.baud} baud; {exit_keys} or "
                   f"{describe((self.keymap.menu, 'x'))} exits, {describe((self.keymap.menu, 'c-h'))} shows the keys")
-        if self.session.modem_lines is False:
+        if getattr(self.session, "modem_lines", None) is False:
             self.note(f"{self.session.url} has no DTR/RTS lines: espmon cannot reset the chip "
                       "(use the board's EN/RST button)")
         start = self.engine.start_records(time.time())  # the print filter, a wrong --elf: said now

@@ -43,7 +43,7 @@ def _state(con: "Console") -> tuple[str, str]:
         return "class:status.state.disconnected", " reconnecting "
     if link == "closed":
         return "class:status.state.disconnected", " closed "
-    if link == "connected" and con.session.modem_lines and con.session.rts and not con.session.dtr:
+    if link == "connected" and getattr(con.session, "modem_lines", None) and con.session.rts and not con.session.dtr:
         # the DevKit circuit: RTS asserted with DTR released pulls EN low
         return "class:status.state.crashed", " held in reset (RTS) "
     state = con.engine.state_at(time.time())
@@ -53,8 +53,10 @@ def _state(con: "Console") -> tuple[str, str]:
 
 def _lines(con: "Console") -> str:
     s = con.session
-    if s.modem_lines is False:
+    if getattr(s, "modem_lines", None) is False:
         return "| no DTR/RTS: cannot reset "
+    if not hasattr(s, "dtr"):
+        return ""
     if not s.dtr and not s.rts:
         return "| DTR/RTS off "
     return f"| DTR {'on' if s.dtr else 'off'} RTS {'on' if s.rts else 'off'} "

@@ -56,6 +56,7 @@ class PlainMonitor:
         self._stamp = Stamper(settings.timestamp_format)
         self._queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._printed_partial = ""
+        self._terminating = False
         # bytes handed over / processed: each counter written by one thread only
         self._bytes_in = 0
         self._bytes_done = 0
@@ -118,7 +119,13 @@ class PlainMonitor:
         return code
 
     def _sigterm(self, signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        # Stop after what is queued (a KeyboardInterrupt raised inside _handle dropped the
+        # chunk in hand: in the raw log, never printed). SimpleQueue.put is reentrant, safe in
+        # a signal handler. A second SIGTERM stops at once (stdout may be blocked).
+        if self._terminating:
+            raise KeyboardInterrupt
+        self._terminating = True
+        self._queue.put(("stop", 0))
 
     def _loop(self) -> int:
         get = self._queue.get
