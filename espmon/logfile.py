@@ -16,6 +16,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 __all__ = ["SessionLog", "default_log_name", "text_log_path"]
 
@@ -57,6 +58,11 @@ class SessionLog:
         self._lock = threading.Lock()
         self._clock = _Clock()
         self.raw_bytes = 0
+        # a write that fails (a full disk) stops logging; the monitor goes on (it used to lose
+        # its reader thread and show nothing more). ``on_failure`` is told once, from any thread.
+        self.failure: str | None = None
+        self.on_failure: Callable[[str], None] | None = None
+        self._reported = False
 
     @property
     def closed(self) -> bool:
@@ -69,10 +75,15 @@ class SessionLog:
             if fd is None:
                 return
             view = memoryview(data)
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
-            self.raw_bytes += len(data)
+            try:
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
+            except OSError as exc:
+                self._failed(self.raw_path, exc)
+            else:
+                self.raw_bytes += len(data)
+        self._report()
 
     def write_lines(self, lines: list[str], t: float | None = None) -> None:
         """Text lines (no newline), all stamped with host time t; flushed at once."""
@@ -82,8 +93,12 @@ class SessionLog:
         with self._lock:
             if self._text.closed:
                 return
-            self._text.write("".join(f"{stamp} {line}\n" for line in lines))
-            self._text.flush()
+            try:
+                self._text.write("".join(f"{stamp} {line}\n" for line in lines))
+                self._text.flush()
+            except OSError as exc:
+                self._failed(self.text_path, exc)
+        self._report()
 
     def write_text(self, text: str, t: float | None = None) -> None:
         """A block of text lines, each ending in a newline, all stamped with host time t
@@ -97,11 +112,28 @@ class SessionLog:
         with self._lock:
             if self._text.closed:
                 return
-            write = self._text.write
-            write(stamp)
-            write(body)
-            write("\n")
-            self._text.flush()
+            try:
+                write = self._text.write
+                write(stamp)
+                write(body)
+                write("\n")
+                self._text.flush()
+            except OSError as exc:
+                self._failed(self.text_path, exc)
+        self._report()
+
+    def _failed(self, path: Path, exc: OSError) -> None:
+        """With the lock held: close both files, remember why (said once by ``_report``)."""
+        if self.failure is None:
+            self.failure = (f"log: cannot write {path}: {exc.strerror or exc}; logging stopped "
+                            f"({self.raw_bytes} raw bytes were saved), the monitor goes on")
+        self._close_files()
+
+    def _report(self) -> None:
+        failure, callback = self.failure, self.on_failure
+        if failure is not None and callback is not None and not self._reported:
+            self._reported = True
+            callback(failure)
 
     def note(self, text: str, t: float | None = None) -> None:
         """espmon's own remark (reconnect, reset...), marked like an annotation."""
@@ -109,11 +141,17 @@ class SessionLog:
 
     def close(self) -> None:
         with self._lock:
-            if self._raw_fd is not None:
-                os.close(self._raw_fd)
-                self._raw_fd = None
-            if not self._text.closed:
+            self._close_files()
+
+    def _close_files(self) -> None:
+        if self._raw_fd is not None:
+            os.close(self._raw_fd)
+            self._raw_fd = None
+        if not self._text.closed:
+            try:
                 self._text.close()
+            except OSError:  # its buffer could not be written either (the disk is full)
+                pass
 
     def __enter__(self) -> "SessionLog":
         return self

@@ -26,16 +26,21 @@ from typing import Any, Callable, Iterator
 from espmon.errors import UserError
 from espmon.port.fd_drain import FdDrain
 from espmon.port.identity import identify, is_usb_jtag
-from espmon.port.lines import LineControlError, bootloader_reset, hard_reset, set_lines
-from espmon.port.opening import open_port, reopen
+from espmon.port.lines import LineControlError, bootloader_reset, hard_reset, has_modem_lines, set_lines
+from espmon.port.opening import DifferentDevice, open_port, reopen
 
 __all__ = ["Session", "MAX_BACKLOG", "RECONNECT_DELAY"]
 
 MAX_BACKLOG = 4 << 20
 RECONNECT_DELAY = 0.25  # between reopen attempts (esp-idf-monitor: 0.5 s)
 _SMALL_READ = 256  # a read smaller than this means a slow stream: let a few ms of data gather
-_GATHER = 0.004
+# 20 ms (it was 4): a 115200-baud stream is handed over ~50 times a second instead of ~200,
+# and every hand-off wakes the consumer and writes to the terminal (item 15 of issue 8)
+_GATHER = 0.02
 _BIG_READ = 1 << 16
+# With a raw log, a fast tty is read in pieces of this size, each logged before the next
+# read: a kill loses at most one (a 64 KiB drain lost up to 64 KiB read but not logged).
+_LOGGED_PIECE = 4096
 _NO_DATA = "device reports readiness to read but returned no data (device disconnected or multiple access on port?)"
 
 
@@ -75,6 +80,7 @@ class Session:
         self.tx_bytes = 0
         self.dtr = False
         self.rts = False
+        self.modem_lines: bool | None = None  # can DTR/RTS reset the chip? (None: not opened yet)
         self.on_data: Callable[[bytes, float], None] = lambda data, t: None
         # a capture's tap (espmon.port.proxy.Tap) or None: every byte both ways, every line change
         self.tap: Any = None
@@ -82,6 +88,7 @@ class Session:
         # bytes handed over but not processed yet; above MAX_BACKLOG the reader waits, so a
         # consumer slower than the port (a fast socket) leaves the data in the OS buffers
         self.backlog: Callable[[], int] = lambda: 0
+        self.max_backlog = MAX_BACKLOG  # the console keeps it small: what is in flight is drawn and logged on exit
         self._stop = threading.Event()
         self._running = threading.Event()  # cleared by hold()
         self._running.set()
@@ -93,10 +100,12 @@ class Session:
         self._drain_port: Any = None
         self._posix_port: Any = None
         self._posix = False
+        self._logged_by_read: Any = None
 
     # -- life cycle ---------------------------------------------------------------------
     def open(self) -> None:
         self.port = open_port(self.url, self.baud)
+        self.modem_lines = has_modem_lines(self.port)
         self.link_state = "connected"
 
     def start(self, reset: bool = False) -> None:
@@ -208,6 +217,9 @@ class Session:
         if self.link_state != "connected":
             self.on_event("error", f"{what}: the port is disconnected")
             return
+        if self.modem_lines is False and what != "BREAK sent":
+            self._no_lines(what)  # a socket's setters do nothing: never say a reset happened
+            return
         is_reset = what in ("reset", "reset into the bootloader")
         if is_reset:
             # Mark the stream before the lines move: over RFC 2217 a reset takes a few
@@ -216,20 +228,24 @@ class Session:
         try:
             action()
         except LineControlError as exc:
-            if self._no_lines_noted:
-                self.on_event("note", f"{what} skipped: no DTR/RTS lines on this port")
-            else:
-                self.on_event(
-                    "note",
-                    f"{what} skipped: {self.url} has no DTR/RTS lines ({exc}); a pty or socket cannot reset the chip",
-                )
-            self._no_lines_noted = True
+            self.modem_lines = False
+            self._no_lines(what, f" ({exc})")
             return
         except _port_errors() as exc:
             self.on_event("error", f"{what} failed: {exc}")
             return
-        if not is_reset:
+        if is_reset:
+            self.dtr = self.rts = False  # both sequences end with the lines released
+        else:
             self.on_event("note", what)
+
+    def _no_lines(self, what: str, detail: str = "") -> None:
+        if self._no_lines_noted:
+            self.on_event("note", f"{what} skipped: no DTR/RTS lines on this port")
+        else:
+            self.on_event("note", f"{what} skipped: {self.url} has no DTR/RTS lines{detail}; "
+                                  "reset the board with its EN/RST button")
+        self._no_lines_noted = True
 
     def _control_loop(self) -> None:
         while True:
@@ -291,8 +307,11 @@ class Session:
             drain = self._drain = FdDrain.open(fd, _BIG_READ)
             self._drain_port = port
         if drain is not None:
+            log = self.log
             try:
-                return drain.read()  # b"" when the readiness was spurious (EAGAIN)
+                if log is None:
+                    return drain.read()  # b"" when the readiness was spurious (EAGAIN)
+                return self._read_logged(drain, log)
             except EOFError:
                 raise serial.SerialException(_NO_DATA) from None
         chunks: list[bytes] = []
@@ -309,6 +328,25 @@ class Session:
             chunks.append(chunk)
             size += len(chunk)
         return b"".join(chunks)
+
+    def _read_logged(self, drain: FdDrain, log: Any) -> bytes:
+        """Drain in small pieces, each in the raw log before the next read (one hand-off still
+        carries up to _BIG_READ); the reader loop then does not log them again."""
+        pieces: list[bytes] = []
+        size = 0
+        try:
+            while size < _BIG_READ:
+                piece = drain.read(_LOGGED_PIECE)
+                if not piece:
+                    break
+                log.write_raw(piece)
+                pieces.append(piece)
+                size += len(piece)
+        except EOFError:
+            if not pieces:
+                raise
+        self._logged_by_read = log
+        return b"".join(pieces)
 
     def _close_drain(self) -> None:
         """Only on the reader thread (or once it has ended): never while it may be in a read."""
@@ -332,6 +370,7 @@ class Session:
                 self._idle.set()
                 self._running.wait()
                 continue
+            self._logged_by_read = None  # the log a piecewise read already wrote to
             try:
                 data = self._read(self.port)
             except errors as exc:
@@ -340,15 +379,18 @@ class Session:
                 self._reconnect(exc)
                 continue
             if data:
-                while self.backlog() > MAX_BACKLOG and not self._stop.is_set():
-                    time.sleep(0.005)
                 log = self.log
-                if log is not None:
-                    log.write_raw(data)  # before anything else looks at it
+                if log is not None and log is not self._logged_by_read:
+                    # at once, before anything else looks at it and before waiting for the
+                    # consumer: a kill loses at most the read in progress (it lost a whole
+                    # read held here while the backlog was full: 41-63 KB under a flood)
+                    log.write_raw(data)
                 tap = self.tap
                 if tap is not None:
                     tap.data("rx", data, time.monotonic())
                 self.rx_bytes += len(data)
+                while self.backlog() > self.max_backlog and not self._stop.is_set():
+                    time.sleep(0.005)
                 self.on_data(data, time.time())
                 # a slow stream (two small reads in a row, as a UART at 115200 gives): let a
                 # few ms of data gather. A fast stream is never made to wait: a pty holds
@@ -365,14 +407,27 @@ class Session:
         with contextlib.suppress(Exception):
             self.port.close()
         lost = time.monotonic()
+        said: set[str] = set()
         while not self._stop.is_set():
             if self._stop.wait(RECONNECT_DELAY):
                 return
             try:
                 port = reopen(self.identity, self.baud)
+            except DifferentDevice as exc:
+                if str(exc) not in said:
+                    said.add(str(exc))
+                    self.on_event("error", str(exc))
+                continue
             except (UserError, *_port_errors()):
                 continue
             self.port = port
+            self.modem_lines = has_modem_lines(port)
+            self.dtr = self.rts = False  # released by open_port
             self.link_state = "connected"
-            self.on_event("connected", f"{self.url} is back after {time.monotonic() - lost:.1f} s (not reset)")
+            after = time.monotonic() - lost
+            if "://" in self.url or self.identity.known:
+                self.on_event("connected", f"{self.url} is back after {after:.1f} s (not reset)")
+            else:  # a pty or a port without USB identity: it may be another device at a reused path
+                self.on_event("connected", f"{self.url}: a device appeared at the same path after {after:.1f} s "
+                                           "(it has no USB identity: it may not be the same one); attached, not reset")
             return

@@ -23,6 +23,7 @@ class RecordingSession:
         self.link_state = "connected"
         self.rx_bytes = self.tx_bytes = 0
         self.dtr = self.rts = False
+        self.modem_lines = True
         self.log = None
         self.calls: list[tuple] = []
         self.on_data = self.on_event = None
@@ -185,3 +186,67 @@ def test_the_reader_is_stopped_while_the_event_loop_still_runs():
 
     con, session, result = _run(scenario)
     assert result == 0 and stopped_in_loop == [True]
+
+
+FLOOD_CHUNK = b"".join(b"I (%d) flood: line %d of the flood, some text to make it longer\r\n" % (i, i) for i in range(60))
+
+
+def test_a_drain_ends_while_the_reader_keeps_refilling_the_inbox():
+    """Issue 8 item 3: under overload the reader refilled the inbox as fast as the drain took
+    it, so one drain ran for seconds and keys waited. A drain now takes a time slice."""
+    from espmon.console.app import Console
+
+    session = RecordingSession()
+    con = Console(session, MonitorEngine(load_knowledge()), MonitorSettings(url="sim://esp32"), load_keymap(None),
+                  output=DummyOutput())
+    feed, refills = con.engine.feed, [0]
+
+    def feed_and_refill(data, t):  # the reader, as fast as the drain: one chunk in for each taken
+        if refills[0] < 20000:
+            refills[0] += 1
+            con._inbox.append((FLOOD_CHUNK, t))
+        return feed(data, t)
+
+    con.engine.feed = feed_and_refill
+    con._loop = asyncio.new_event_loop()
+    try:
+        con._inbox.append((FLOOD_CHUNK, 0.0))
+        taken = con._drain()
+    finally:
+        con._loop.close()
+    assert taken and con._inbox and refills[0] < 20000  # returned while data still came
+    con._drain(slice_=None)  # exit takes all of it: nothing is dropped
+    assert con.store.total >= 60 * 20001
+
+
+def test_keys_are_handled_while_output_floods():
+    import threading
+
+    stop = threading.Event()
+
+    async def scenario(con, inp, session):
+        def reader():  # as fast as allowed: stays at the console's backlog bound
+            while not stop.is_set():
+                if session.backlog() < session.max_backlog:
+                    session.on_data(FLOOD_CHUNK * 16, 0.0)
+                else:
+                    stop.wait(0.001)
+
+        thread = threading.Thread(target=reader, daemon=True)
+        thread.start()
+        try:
+            await asyncio.sleep(0.2)
+            inp.send_text("typed")
+            for _ in range(500):
+                if con.input.text == "typed":
+                    break
+                await asyncio.sleep(0.01)
+            assert con.input.text == "typed"
+            assert session.backlog() > 0  # the flood was still pending when the keys were handled
+        finally:
+            stop.set()
+            thread.join()
+
+    con, session, result = _run(scenario)
+    assert result == 0
+    assert con.store.total > 0

@@ -102,3 +102,25 @@ def test_bad_key_file_is_a_user_error(tmp_path, body, message):
     f.write_text(body)
     with pytest.raises(UserError, match=re.escape(message)):
         load_keymap(f)
+
+
+def test_the_current_search_match_stands_out():
+    """Issue 8 item 11: the current match looked like every other match."""
+    store = Scrollback(100)
+    store.extend([f"boot {i}" for i in range(20)], 0)
+    view = View(store)
+    view.height = 20
+    control = OutputControl(store, view, partial=lambda: "")
+    pattern = re.compile("boot")
+    view.find(pattern)
+    view.find(pattern)
+    styles = {}
+    for key, frags in control.visible_rows(80, 20):
+        text = "".join(t for _, t in frags)
+        styles[text] = {style for style, t in frags if t == "boot"}
+    assert styles[f"boot {view.hit}"] == {"class:device class:search.current"}
+    others = [s for text, s in styles.items() if text != f"boot {view.hit}"]
+    assert others and all(s == {"class:device class:search.match"} for s in others)
+    view.find(pattern)  # the next hit: the rows' keys change, so both lines are drawn again
+    rows = {"".join(t for _, t in f): f for _, f in control.visible_rows(80, 20)}
+    assert ("class:device class:search.current", "boot") in rows[f"boot {view.hit}"]

@@ -129,10 +129,23 @@ def test_escapes_and_bad_bytes_are_visible():
     assert out == ["\x1b[0;32mI (1) t: ok\x1b[0m", "title \\x1b]0;pwn\\x07 \\xff"]
 
 
-def test_print_filter_hides_lines_but_not_crashes():
-    eng = _engine(print_filter=PrintFilter("wifi:I"))
-    out = eng.feed(b"I (1) boot: x\nI (2) wifi: up\nGuru Meditation Error: Core 0\n", 0.0)
-    assert out == ["I (2) wifi: up", R.CRASH + "crash explained"]
+def test_print_filter_hides_a_line_with_its_explanations():
+    """Issue 8 item 7: a hidden line's annotation and decoded frames used to show under the
+    line before it. They follow their line; the session's alerts still show."""
+    eng = _engine(print_filter=PrintFilter("wifi:I"), symbolizer=FakeSymbols())
+    out = eng.feed(b"I (1) boot: x\nI (2) wifi: up\nGuru Meditation Error: Core 0\nBacktrace: 0x400d1234:0x3ff\n"
+                   + b"rst:0xc (SW_CPU_RESET)\n" * 3 + b"I (3) wifi: at 0x400d1234\n", 0.0)
+    assert out[0].startswith(R.NOTE + "print filter 'wifi:I'")  # the active filter, said first
+    assert out[1:] == ["I (2) wifi: up", R.ALERT + "boot loop!", "I (3) wifi: at 0x400d1234",
+                       R.DECODED + "0x400d1234: inner at /src/inner.h:3",
+                       R.DECODED + "    (inlined by) app_main at /src/main.c:12"]
+    assert eng.crashes == 1 and eng.resets == 3  # the status bar still counts what was hidden
+
+
+def test_a_shown_crash_keeps_its_explanation_under_a_filter():
+    eng = _engine(print_filter=PrintFilter("wifi:I *:E"))
+    out = eng.feed(b"I (1) boot: x\nGuru Meditation Error: Core 0\n", 0.0)
+    assert out[1:] == ["Guru Meditation Error: Core 0", R.CRASH + "crash explained"]
 
 
 def test_hex_view():
@@ -148,7 +161,9 @@ def test_text_log_has_every_line_with_annotations(tmp_path):
     eng.feed(b"\x1b[0;32mI (1) boot: x\x1b[0m\r\nrst:0x1 (POWERON)\r\n", 1_700_000_000.25)
     log.close()
     text = (tmp_path / "cap.log.txt").read_text().splitlines()
-    assert [line.split(" ", 2)[2] for line in text] == ["I (1) boot: x", "rst:0x1 (POWERON)", "--- reset explained"]
+    assert text[0].split(" ", 2)[2].startswith("--- print filter '*:E'")
+    assert [line.split(" ", 2)[2] for line in text[1:]] == ["I (1) boot: x", "rst:0x1 (POWERON)",
+                                                          "--- reset explained"]
 
 
 def test_real_parser_and_annotations_do_not_raise_on_junk():
@@ -171,3 +186,17 @@ def test_a_rom_repeating_itself_is_explained_once_per_boot():
     text = eng.feed_text(boot + boot, 0.0)
     assert text.count("invalid header: 0xffffffff") == 10  # every device line is kept
     assert text.count("nothing flashed at the bootloader offset (0x1000 on ESP32)") == 2  # one note per boot
+
+
+def test_state_is_boot_loop_while_the_resets_keep_coming():
+    """Issue 8 item 8: the status said 'running' through a boot loop."""
+    eng = _engine()
+    for i in range(4):
+        eng.feed(b"rst:0x10 (RTCWDT_RTC_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\n", float(i))
+    assert eng.state == "boot loop" and eng.state_at(3.5) == "boot loop"
+    assert eng.state_at(30.0) == "running"  # the resets stopped: over
+    eng.host_reset(40.0)
+    eng.feed(b"rst:0x1 (POWERON)\n", 40.1)
+    assert eng.state == "running"
+    eng.feed(b"rst:0x1 (POWERON),boot:0x3 (DOWNLOAD_BOOT(UART0))\n", 41.0)
+    assert eng.state_at(41.0) == "download mode"

@@ -177,3 +177,32 @@ def test_drain_reads_what_is_there_then_reports_the_end():
         drain.close()
         drain.close()  # twice is fine
         os.close(slave)
+
+
+def test_a_real_speed_stream_is_handed_over_in_few_batches(tmp_path):
+    """Issue 8 item 15: at 115200 baud in 1 ms pieces, every hand-off costs a wake-up of the
+    reader and of the consumer (and a terminal write). The reader lets data gather while the
+    stream is slow, so hand-offs come at tens a second, not hundreds; nothing is lost."""
+    import time
+
+    from monitor_support import PtyBoard
+
+    board = PtyBoard(tmp_path)
+    got: list[bytes] = []
+    session = Session(board.path, 115200)
+    session.on_data = lambda data, t: got.append(data)
+    session.start()
+    try:
+        line = b"I (1234) app: a line of a real-speed log, at 115200 baud\r\n"
+        sent = bytearray()
+        for _ in range(1000):  # ~1 s of a 115200-baud UART: 11-12 bytes a millisecond
+            piece = (line * 2)[len(sent) % len(line):][:12]
+            board.write(piece)
+            sent += piece
+            time.sleep(0.001)
+        assert wait_for(lambda: sum(map(len, got)) == len(sent), 10)
+    finally:
+        session.stop()
+        board.close()
+    assert b"".join(got) == bytes(sent)
+    assert len(got) <= 100, f"{len(got)} hand-offs for ~1 s of data"  # was ~200 (a 4 ms gather)

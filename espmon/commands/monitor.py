@@ -18,9 +18,15 @@ __all__ = ["add_arguments", "run", "build_settings"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("port", nargs="?", metavar="PORT",
+    parser.add_argument("port", nargs="*", metavar="PORT|ELF",
                         help="serial port or pyserial URL (rfc2217://, socket://, sim://esp32?fault=panic); "
-                             "default: $ESPPORT, else the first Espressif/CP210x/CH34x/FTDI port found")
+                             "default: $ESPPORT, else the first Espressif/CP210x/CH34x/FTDI port found. "
+                             "An ELF file here is as --elf (esp-idf-monitor's `-p PORT build/app.elf`)")
+    parser.add_argument("-p", "--port", dest="port_option", metavar="PORT",
+                        help="the port, as esp-idf-monitor takes it")
+    parser.add_argument("--open-port-attempts", type=int, default=1, metavar="N",
+                        help="wait for a port that is not there yet: try N times, 0.5 s apart (0 = forever; "
+                             "default 1)")
     parser.add_argument("-b", "--baud", type=int, default=None, help="baud rate (default: $ESPBAUD or 115200)")
     parser.add_argument("--elf", action="append", default=[], metavar="FILE",
                         help="ELF file(s) to decode addresses with (app, bootloader, ROM); repeatable; "
@@ -46,6 +52,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keys", metavar="FILE", help="console: key map file (TOML, [keys] command = \"keys\")")
     parser.add_argument("--chip", help="chip family, when the boot banner is not seen (e.g. esp32c3)")
     parser.add_argument("--plain", action="store_true", help="plain streaming output even on a terminal")
+
+
+def _is_elf(value: str) -> bool:
+    if value.lower().endswith(".elf"):
+        return True  # a missing one is reported by the ELF loader, naming the file
+    try:
+        with open(value, "rb") as f:
+            return os.path.isfile(value) and f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+def _port_and_elfs(args: argparse.Namespace) -> tuple[str | None, list[str]]:
+    """The positionals: ELF files (esp-idf-monitor's habit) and at most one port; and -p."""
+    positional = args.port if isinstance(args.port, list) else [args.port] if args.port else []
+    elfs = [v for v in positional if _is_elf(v)]
+    ports = [v for v in positional if v not in elfs]
+    port_option = getattr(args, "port_option", None)
+    if port_option:
+        ports = [p for p in ports if p != port_option] + [port_option]
+    if len(ports) > 1:
+        raise UserError(f"two ports given: {' and '.join(ports)} (one PORT, or -p PORT; an ELF file ends in .elf)")
+    return (ports[0] if ports else None), elfs
 
 
 def build_settings(args: argparse.Namespace):
@@ -77,11 +106,14 @@ def build_settings(args: argparse.Namespace):
     except (LookupError, UnicodeError, TypeError, ValueError) as exc:  # idna, punycode, base64, rot13...
         raise UserError(f"--encoding {args.encoding}: not usable for device text ({exc}); "
                         "use a text encoding such as utf-8 or latin-1") from None
-    url = args.port or guess_port()
+    if getattr(args, "open_port_attempts", 1) < 0:
+        raise UserError(f"--open-port-attempts {args.open_port_attempts}: a count of attempts (0 = forever)")
+    port, positional_elfs = _port_and_elfs(args)
+    url = port or guess_port()
     return MonitorSettings(
         url=url,
         baud=check_baud(args.baud or default_baud()),
-        elf=demo_elf(list(args.elf), chip_key, url),
+        elf=demo_elf(list(args.elf) + positional_elfs, chip_key, url),
         reset=not args.no_reset and not os.environ.get("ESP_IDF_MONITOR_NO_RESET"),
         timestamps=args.timestamps,
         timestamp_format=args.timestamp_format,
@@ -124,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     engine = build_engine(settings, log)
     session = Session(settings.url, settings.baud, log=log)
     try:
-        session.open()
+        _open(session, getattr(args, "open_port_attempts", 1))
         if interactive:
             from espmon.console.app import run_console
 
@@ -140,3 +172,22 @@ def run(args: argparse.Namespace) -> int:
         session.stop()
         if engine.log is not None:
             engine.log.close()
+
+
+def _open(session, attempts: int) -> None:
+    """Open the port, waiting for it when asked (a board being plugged in, a server starting)."""
+    import time
+
+    tried = 0
+    while True:
+        try:
+            session.open()
+            return
+        except UserError as exc:
+            tried += 1
+            if attempts and tried >= attempts:
+                raise
+            if tried == 1:
+                more = "forever" if not attempts else f"up to {attempts - 1} more times"
+                print(f"--- {exc}; waiting for it ({more}, 0.5 s apart; Ctrl+C stops)", file=sys.stderr, flush=True)
+            time.sleep(0.5)

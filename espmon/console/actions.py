@@ -22,14 +22,16 @@ def cmd_help(con: "Console", arg: str) -> None:
 
 
 def cmd_reset(con: "Console", arg: str) -> None:
-    con.note("resetting the chip")
-    con.engine.host_reset(time.time())
+    if getattr(con.session, "modem_lines", None) is not False:  # else the session says why it cannot
+        con.note("resetting the chip")
+        con.engine.host_reset(time.time())
     con.session.reset()
 
 
 def cmd_bootloader(con: "Console", arg: str) -> None:
-    con.note("resetting into the bootloader (download mode)")
-    con.engine.host_reset(time.time())
+    if getattr(con.session, "modem_lines", None) is not False:
+        con.note("resetting into the bootloader (download mode)")
+        con.engine.host_reset(time.time())
     con.session.bootloader()
 
 
@@ -94,7 +96,8 @@ def cmd_raw_keys(con: "Console", arg: str) -> None:
 
 def cmd_toggle_output(con: "Console", arg: str) -> None:
     con.show_output = not con.show_output
-    con.message("output shown" if con.show_output else "output hidden (still logged): MENU Ctrl+Y shows it")
+    shows = con.menu_key_text("c-y")
+    con.message("output shown" if con.show_output else f"output hidden (still logged): {shows} shows it")
 
 
 def cmd_toggle_log(con: "Console", arg: str) -> None:
@@ -154,7 +157,7 @@ def cmd_search(con: "Console", arg: str) -> None:
 
 def _search_again(con: "Console", backwards: bool) -> None:
     if con.view.search is None:
-        con.message("no search yet: MENU / REGEX", error=True)
+        con.message(f"no search yet: {con.menu_key_text('/')} REGEX, or :/REGEX", error=True)
     elif not con.view.find(con.view.search, backwards=backwards):
         con.message(f"/{con.view.search.pattern}/: no {'older' if backwards else 'newer'} match")
 

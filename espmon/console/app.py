@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import shutil
 import signal
+import sys
 import time
 from typing import Any
 
@@ -27,6 +29,7 @@ from prompt_toolkit.history import InMemoryHistory
 from espmon.console.application import ConsoleApplication
 from espmon.console.bindings import build_key_bindings
 from espmon.console.commands import lookup
+from espmon.console.exit_tail import exit_tail
 from espmon.console.keys import KeyMap, control_char, describe, load_keymap
 from espmon.console.layout import build_layout
 from espmon.console.output_control import OutputControl
@@ -43,8 +46,17 @@ __all__ = ["Console", "run_console", "IDLE_FLUSH"]
 IDLE_FLUSH = 0.1
 _STATUS_PROBE = b"\x1b[5n"
 DATA_REDRAW = 0.2  # seconds between redraws caused by incoming data
-DRAIN_INTERVAL = 0.05  # while data streams, the inbox is taken this often
+# while data streams, the inbox is taken this often: as often as data is drawn (a slow stream
+# woke the loop 20 times a second for 5 frames; item 15 of issue 8)
+DRAIN_INTERVAL = DATA_REDRAW
 _FAST_DRAIN = 16 << 10  # a drain this big means a fast stream: look again at once (less in memory)
+# Under overload (device output as fast as we can process it) one drain must not run until
+# the inbox is empty: the reader refills it as fast as it is taken, and keys waited seconds.
+# A drain stops after DRAIN_SLICE seconds of work; the loop handles keys, then the next one.
+DRAIN_SLICE = 0.02
+# Bytes the reader may hand over ahead of the drain (then it waits, the data stays in the OS
+# buffers): what exit must still process to put it in the scrollback and the text log.
+CONSOLE_BACKLOG = 1 << 20
 _LOOP_LOOKBACK = 30.0  # seconds back from a boot-loop alert to look for its first crash
 
 
@@ -88,6 +100,8 @@ class Console:
         self._probe_answered = False
         self._last_redraw = 0.0
         self._redraw_handle: asyncio.TimerHandle | None = None
+        engine.baud_of = lambda: getattr(session, "baud", None)
+        engine.baud_switch = (f"{describe((self.keymap.menu, 'b'))} then {{baud}} Enter, or :baud {{baud}}")
         self.input = Buffer(multiline=False, history=InMemoryHistory(), accept_handler=self._accept)
         self._stamp = Stamper(settings.timestamp_format)
         self.output_control = OutputControl(
@@ -106,12 +120,25 @@ class Console:
 
     # -- life cycle ---------------------------------------------------------------------
     def run(self) -> int:
-        return asyncio.run(self.run_async())  # what Application.run does, with our coroutine
+        code = asyncio.run(self.run_async())  # what Application.run does, with our coroutine
+        self.print_tail()
+        return code
+
+    def print_tail(self) -> None:
+        """The terminal is back to normal: leave the session's last screenful (and the last
+        crash) on it, as a plain monitor would have."""
+        text = exit_tail(self.store, shutil.get_terminal_size().lines - 2)
+        if text:
+            out = sys.stdout
+            out.buffer.write(text.encode(out.encoding or "utf-8", "replace"))
+            out.flush()
 
     async def run_async(self) -> int:
         self.session.on_data = self._from_reader
         self.session.on_event = self._event_from_thread
+        self._watch_log(self.engine.log)
         self.session.backlog = lambda: self._bytes_in - self._bytes_done
+        self.session.max_backlog = min(getattr(self.session, "max_backlog", CONSOLE_BACKLOG), CONSOLE_BACKLOG)
         try:
             return await self.app.run_async(pre_run=self._started) or 0
         finally:
@@ -132,6 +159,12 @@ class Console:
         exit_keys = describe(self.exit_keys())
         self.note(f"espmon monitor on {self.session.url} at {self.session.baud} baud; {exit_keys} or "
                   f"{describe((self.keymap.menu, 'x'))} exits, {describe((self.keymap.menu, 'c-h'))} shows the keys")
+        if getattr(self.session, "modem_lines", None) is False:
+            self.note(f"{self.session.url} has no DTR/RTS lines: espmon cannot reset the chip "
+                      "(use the board's EN/RST button)")
+        start = self.engine.start_records(time.time())  # the print filter, a wrong --elf: said now
+        if start:
+            self.store.extend(start, time.time())
         if self.settings.reset:
             self.engine.host_reset(time.time())
         self.session.start(reset=self.settings.reset)
@@ -151,7 +184,7 @@ class Console:
 
     def flush_end(self) -> None:
         """Process what is still in the inbox and the partial line (on exit)."""
-        self._drain()
+        self._drain(slice_=None)
         records = self.engine.end(time.time())
         if records:
             self.store.extend(records, time.time())
@@ -176,7 +209,9 @@ class Console:
         taken = self._drain()
         if taken:
             if self._drain_handle is None and self._loop is not None:
-                wait = 0.0 if taken >= _FAST_DRAIN else DRAIN_INTERVAL
+                # more waiting (the slice ran out) or a fast stream: look again once the loop
+                # has handled what else is ready (keys first: asyncio runs readers before timers)
+                wait = 0.0 if taken >= _FAST_DRAIN or self._inbox else DRAIN_INTERVAL
                 self._drain_handle = self._loop.call_later(wait, self._drain_tick)
             return
         if self._drain_handle is None:
@@ -189,11 +224,15 @@ class Console:
         self._drain_handle = None
         self._pump()
 
-    def _drain(self) -> int:
-        """Feed what is in the inbox to the engine and the scrollback; the bytes taken."""
+    def _drain(self, slice_: float | None = DRAIN_SLICE) -> int:
+        """Feed what is in the inbox to the engine and the scrollback, for at most ``slice_``
+        seconds (None: all of it); the bytes taken."""
         inbox, feed, store = self._inbox, self.engine.feed, self.store
         got = 0
+        until = None if slice_ is None else time.monotonic() + slice_
         while inbox:
+            if until is not None and got and time.monotonic() > until:
+                break
             data, t = inbox.popleft()
             self._bytes_done += len(data)
             got += len(data)
@@ -203,7 +242,9 @@ class Console:
             if records and self.show_output:
                 store.extend(records, t)
             elif records:
-                store.extend([r for r in records if r[:1] in (R.ALERT, R.CRASH, R.NOTE)], t)
+                # hidden output (Ctrl+Y): the session's alerts and notes still show, a line's
+                # explanations (a crash's too) go with it
+                store.extend([r for r in records if r[:1] in (R.ALERT, R.NOTE)], t)
         if not got:
             return 0
         if not self.engine.has_partial:
@@ -267,14 +308,24 @@ class Console:
         if not self.engine.has_partial:
             return
         wait = self._last_data + IDLE_FLUSH - time.monotonic()
+        if self._inbox:  # data came but is not drained yet (a slow stream is taken every DRAIN_INTERVAL)
+            wait = max(wait, IDLE_FLUSH)
         if wait > 0.005:
             self._idle_handle = self._loop.call_later(wait, self._idle)  # type: ignore[union-attr]
             return
-        self._partial_visible = True
+        records = self.engine.idle(time.time())  # a garbage run (wrong baud) ends as a line, hinted
+        if records:
+            self.store.extend(records, time.time())
+        self._partial_visible = self.engine.has_partial
         self.app.invalidate()
 
     def _partial(self) -> str:
         return self.engine.partial_text() if self._partial_visible and self.show_output else ""
+
+    def _watch_log(self, log: Any) -> None:
+        """A log that cannot be written (a full disk) is said once, from whichever thread found it."""
+        if log is not None:
+            log.on_failure = lambda text: self._event_from_thread("error", text)
 
     def _event_from_thread(self, kind: str, text: str) -> None:
         if self._loop is not None:
@@ -318,6 +369,10 @@ class Console:
         if self._loop is not None:  # redraw once more when it expires
             self._loop.call_later(seconds + 0.05, self.app.invalidate)
 
+    def menu_key_text(self, key: str) -> str:
+        """How the user types menu key + ``key`` ("Ctrl+T Ctrl+Y"), with the keys as mapped."""
+        return describe((self.keymap.menu, key))
+
     def menu_pending(self) -> bool:
         return self.app.menu_pending()
 
@@ -329,12 +384,14 @@ class Console:
         return ":" if self.prompt_open else "> "
 
     def raw_hint(self) -> str:
-        return (f"raw keys: every key goes to the device ({describe((self.keymap.menu, 'k'))}: line input, "
-                f"{describe((self.keymap.menu, ':'))}: command)")
+        return (f"raw keys: every key goes to the device ({describe((self.keymap.menu, 'k'))} line input, "
+                f"{describe((self.keymap.menu, ':'))} a :command)")
 
     # -- sending ------------------------------------------------------------------------
     def send_line(self, text: str) -> None:
         self.session.write(text.encode(self.settings.encoding, "replace") + self.settings.eol_bytes)
+        if self.engine.log is not None:  # the text log has both sides of the conversation
+            self.engine.log.write_lines([R.plain_text(R.SENT + text)])
         if self.echo:
             self.store.extend([R.SENT + text], time.time())
 
@@ -420,6 +477,7 @@ class Console:
         except OSError as exc:
             self.message(f"log: cannot write {name}: {exc.strerror or exc}", error=True)
             return
+        self._watch_log(new)
         self.engine.log = new
         self.session.log = new
         self.note(f"logging to {new.raw_path} (raw bytes) and {new.text_path} (text)")

@@ -43,9 +43,23 @@ def _state(con: "Console") -> tuple[str, str]:
         return "class:status.state.disconnected", " reconnecting "
     if link == "closed":
         return "class:status.state.disconnected", " closed "
-    state = con.engine.state
-    style = {"crashed": "crashed", "download mode": "download"}.get(state, "running")
+    if link == "connected" and getattr(con.session, "modem_lines", None) and con.session.rts and not con.session.dtr:
+        # the DevKit circuit: RTS asserted with DTR released pulls EN low
+        return "class:status.state.crashed", " held in reset (RTS) "
+    state = con.engine.state_at(time.time())
+    style = {"crashed": "crashed", "boot loop": "crashed", "download mode": "download"}.get(state, "running")
     return f"class:status.state.{style}", f" {state} "
+
+
+def _lines(con: "Console") -> str:
+    s = con.session
+    if getattr(s, "modem_lines", None) is False:
+        return "| no DTR/RTS: cannot reset "
+    if not hasattr(s, "dtr"):
+        return ""
+    if not s.dtr and not s.rts:
+        return "| DTR/RTS off "
+    return f"| DTR {'on' if s.dtr else 'off'} RTS {'on' if s.rts else 'off'} "
 
 
 def _short(url: str, width: int = 36) -> str:
@@ -74,13 +88,20 @@ def status_fragments(con: "Console") -> Fragments:
         ("class:status", f"{s.baud} | {con.engine.chip or 'chip ?'} | rx {_size(s.rx_bytes)} tx {_size(s.tx_bytes)} "),
     ]
     log = con.engine.log
-    frags.append(("class:status", f"| log {log.raw_path.name} " if log is not None else "| no log "))
+    if log is not None and log.failure:
+        frags.append(("class:status.error", f"| log {log.raw_path.name} FAILED "))
+    else:
+        frags.append(("class:status", f"| log {log.raw_path.name} " if log is not None else "| no log "))
     flags = ["RAW" if con.raw_mode else "LINE", con.settings.eol]
     for on, name in ((con.echo, "echo"), (con.engine.hex_view, "hex"), (con.timestamps, "time"),
                      (not con.show_output, "HIDDEN"), (con.freeze_on_crash, "freeze")):
         if on:
             flags.append(name)
     frags.append(("class:status.flag", "| " + " ".join(flags) + " "))
+    flt = con.engine.print_filter
+    if flt is not None:
+        frags.append(("class:status.flag", f"| filter {_short(flt.spec, 24)} "))
+    frags.append(("class:status", _lines(con)))  # last: the least needed, cut first on a narrow screen
     return frags
 
 

@@ -210,8 +210,9 @@ class OutputControl(UIControl):
         if view.search is not None:
             text = "".join(t for _, t in frags)
             spans = [m.span() for m in view.search.finditer(text) if m.end() > m.start()]
-            if spans:
-                frags = highlight(frags, spans, "class:search.match")
+            if spans:  # the current hit stands out from the other matches
+                current = index == view.hit
+                frags = highlight(frags, spans, "class:search.current" if current else "class:search.match")
         if self.show_timestamps() and self.timestamp is not None:
             frags = [("class:timestamp", self.timestamp(self.store.time_of(index)) + " ")] + frags
         return frags
@@ -246,7 +247,7 @@ class OutputControl(UIControl):
         index = view.last_line()
         first = self.store.first
         while len(rows) < height and index >= first:
-            rows = self._line_rows(index, width, variant) + rows
+            rows = self._line_rows(index, width, variant + (index == view.hit,)) + rows
             index -= 1
         return rows[-height:] if len(rows) > height else rows
 

@@ -19,6 +19,7 @@ STYLE = {
     "timestamp": "#6c6c6c",
     "partial": "",
     "search.match": "bg:#d7af00 #000000",
+    "search.current": "bg:#ff5f00 #ffffff bold underline",
     "search.line": "bg:#303030",
     "status": "bg:#303030 #d0d0d0",
     "status.port": "bg:#303030 #ffffff bold",

@@ -20,6 +20,7 @@ import re
 from typing import Any, Callable, Iterator
 
 from espmon.monitor import records as R
+from espmon.monitor.baud_hint import BaudHint, advice
 from espmon.monitor.knowledge import Knowledge
 from espmon.monitor.lines import LineAssembler
 from espmon.monitor.print_filter import PrintFilter
@@ -48,6 +49,7 @@ CRASH_EVENTS = frozenset(
 )
 _RESET_EVENTS = frozenset({"ResetInfo", "Esp8266Reset"})
 _NOTEWORTHY_LEVELS = ("E", "W")
+_SESSION_KINDS = (R.ALERT, R.NOTE)  # records about the session, shown whatever the filter hides
 _HOST_RESET_WINDOW = 3.0  # seconds from our reset request to the chip's reset line
 
 
@@ -138,7 +140,7 @@ class MonitorEngine:
         self.log = log  # a SessionLog or None; may be swapped between calls
         self.hex_view = False
         self.keep_sgr = True  # False: device lines come out without colours (plain output)
-        self.state = "running"  # running | download mode | crashed
+        self.state = "running"  # running | download mode | crashed | boot loop (see ``state_at``)
         self.chip_info: Any = getattr(knowledge.parser, "chip", None)  # what annotate() is given
         self.chip: str | None = None  # its display name
         self.resets = 0
@@ -150,10 +152,17 @@ class MonitorEngine:
         self._warned_no_elf = False
         self._host_reset_at: float | None = None
         self._last_note: str | None = None  # the last plain annotation, until a reset or crash
+        self._last_reset: float | None = None  # when the chip last reset (a boot loop lasts while resets come)
+        self._baud_hint = BaudHint()
+        self.baud_of: Callable[[], int] | None = None  # the port's baud now (the console can change it)
+        self.baud_switch = "start again with -b {baud}"  # how to switch, said in the baud hint
+        self._crash_visible = True  # did the filter show the last crash line (its panic dump's frames follow it)
+        self._start_notes = [R.NOTE + print_filter.describe()] if self.print_filter is not None else []
 
     def host_reset(self, t: float) -> None:
         """We are about to reset the chip: its next reset line is ours, not a boot loop's."""
         self._host_reset_at = t
+        self._baud_hint.rearm()
 
     # -- input ------------------------------------------------------------------------
     @property
@@ -164,17 +173,60 @@ class MonitorEngine:
 
     def feed(self, data: bytes, t: float) -> list[str]:
         """Bytes as read -> records to show (complete lines only; see ``partial_text``)."""
-        out: list[str] = []
-        if self._elf_notes:  # said with the first output, so they reach every renderer and the log
-            out.extend(R.ALERT + note for note in self._elf_notes)
-            if self.log is not None:
-                self.log.write_lines([R.plain_text(r) for r in out], t)
-            self._elf_notes = []
+        out = self.start_records(t) if self._elf_notes or self._start_notes else []
         if self.hex_view:
             out.extend(self._hex(data))
-        block = self._assembler.feed(data)
+        block = self._assembler.feed(data) or self._garbage_partial(False)
         if block:
-            self._lines(block, t, out)
+            if block.isascii():
+                self._lines(block, t, out)
+            else:
+                self._with_baud_hint(block, t, out)
+        return out
+
+    def _garbage_partial(self, idle: bool) -> bytes:
+        """The unfinished line as a block when it is a garbage run to report (else b"")."""
+        partial = self._assembler.partial
+        if len(partial) > 8 and not partial.isascii() and self._baud_hint.cuts_partial(partial, self.baud_of() if self.baud_of else None, idle):
+            return self._assembler.end()
+        return b""
+
+    def idle(self, t: float) -> list[str]:
+        """No data for a while: an unfinished garbage run (a wrong baud) ends as a line with
+        the baud hint after it; [] otherwise (the partial line stays partial)."""
+        block = self._garbage_partial(True)
+        out: list[str] = []
+        if block:
+            self._with_baud_hint(block, t, out)
+        return out
+
+    def _check_baud(self, block: bytes) -> tuple[bytes, str | None, bytes]:
+        """A block that is not ASCII: ``(head, hint, tail)``, garbage runs cut from the good
+        line glued to them and, on a baud mismatch, the hint to say after the garbage."""
+        baud = self.baud_of() if self.baud_of is not None else None
+        block, garbage, cut, glued = self._baud_hint.check(block, baud)
+        if not garbage:
+            return block, None, b""
+        return block[:cut], R.ALERT + advice(garbage, baud, self.baud_switch, glued), block[cut:]
+
+    def _with_baud_hint(self, block: bytes, t: float, out: list[str]) -> None:
+        """``_lines`` for a block that is not ASCII: the baud hint goes right after the garbage."""
+        block, hint, tail = self._check_baud(block)
+        self._lines(block, t, out)
+        if hint:
+            out.append(hint)
+            if self.log is not None:
+                self.log.write_lines([R.plain_text(hint)], t)
+            if tail:
+                self._lines(tail, t, out)
+
+    def start_records(self, t: float) -> list[str]:
+        """What is said once at the start (the active print filter, a wrong --elf), logged;
+        with the first output unless a renderer takes it earlier (the console, at start)."""
+        out = self._start_notes + [R.ALERT + note for note in self._elf_notes]
+        self._start_notes, self._elf_notes = [], []
+        if out and self.log is not None:
+            self.log.write_lines([R.plain_text(r) for r in out], t)
         return out
 
     def feed_text(self, data: bytes, t: float) -> str:
@@ -182,9 +234,13 @@ class MonitorEngine:
         ``plain_text`` line, each ending in a newline ("" when no line is complete yet)."""
         if not self.streams_text:
             return "".join([R.plain_text(r) + "\n" for r in self.feed(data, t)])
-        block = self._assembler.feed(data)
+        block = self._assembler.feed(data) or self._garbage_partial(False)
         if not block:
             return ""
+        if not block.isascii():  # rare: garbage or UTF-8 text; the record path handles the baud hint
+            records: list[str] = []
+            self._with_baud_hint(block, t, records)
+            return "".join([R.plain_text(r) + "\n" for r in records])
         shown, plain = clean_block(block, self.encoding)
         notes = self._notes(plain, t)
         text = _splice(plain, notes)
@@ -242,6 +298,7 @@ class MonitorEngine:
         log = self.log
         keep_sgr = self.keep_sgr
         logged: list[str] | None = [] if log is not None else None
+        hidden: list[str] = []  # what explains a line the filter hides: the log only
         for line, plain in zip(lines, plains):
             visible = flt is None or flt.match(plain)
             start = len(out)
@@ -253,13 +310,21 @@ class MonitorEngine:
             events = parse(plain)
             if events:
                 for event in events:
-                    self._event(event, t, out, visible)
+                    # a panic's decoded backtrace explains the crash line, not the line ending the dump
+                    vis = self._crash_visible if type(event).__name__ == "Panic" else visible
+                    self._event(event, t, out if vis else hidden, vis)
             if sym is not None and "0x" in plain and not plain.startswith(_NO_DECODE_PREFIXES):
-                self._decode_line(plain, out)
+                self._decode_line(plain, out if visible else hidden)
             if logged is not None:
                 logged.append(plain)
                 if len(out) > start:
                     logged.extend(R.plain_text(r) for r in out[start:])
+            if hidden:
+                if logged is not None:
+                    logged.extend(R.plain_text(r) for r in hidden)
+                # alerts and espmon's own notes are about the session, not the line: still shown
+                out.extend(r for r in hidden if r[:1] in _SESSION_KINDS)
+                hidden.clear()
         if logged:
             log.write_lines(logged, t)
 
@@ -294,15 +359,20 @@ class MonitorEngine:
         self._sync_chip()
         if name in _RESET_EVENTS:
             self.resets += 1
-            self.state = "download mode" if getattr(event, "download", False) else "running"
+            looping = self.state == "boot loop" and self._host_reset_at is None and self._in_loop(t)
+            self.state = ("download mode" if getattr(event, "download", False)
+                          else "boot loop" if looping else "running")
+            self._last_reset = t
             marker = R.RESET
         elif name in CRASH_EVENTS:
-            if name != "Brownout":
+            if name != "Brownout" and self.state != "boot loop":
                 self.state = "crashed"
             self.crashes += 1
             marker = R.CRASH
         else:
             marker = R.ANNOTATION
+            if name == "WaitingForDownload":  # the ROM says so itself (also after a strap-pin boot)
+                self.state = "download mode"
         note = self.knowledge.annotate(event, self.chip_info)
         if marker != R.ANNOTATION:
             self._last_note = None
@@ -310,7 +380,9 @@ class MonitorEngine:
             note = None  # a ROM repeating itself (the invalid-header loop): explained once per boot
         else:
             self._last_note = note or self._last_note
-        if note and (visible or marker == R.CRASH):
+        if marker == R.CRASH:
+            self._crash_visible = visible
+        if note:  # ``out`` is where the line's explanations go (the caller chose it by the line's visibility)
             for part in note.splitlines():
                 out.append(marker + part)
         if name == "Panic":
@@ -331,6 +403,18 @@ class MonitorEngine:
             text = self.knowledge.annotate(loop, self.chip_info) or f"boot loop: {loop}"
             out.append(R.ALERT + text)
             self.boot_loops += 1
+            self.state = "boot loop"
+
+    def _in_loop(self, t: float) -> bool:
+        window = getattr(self.knowledge.loop_detector, "window", 10.0)
+        return self._last_reset is not None and t - self._last_reset <= window
+
+    def state_at(self, t: float) -> str:
+        """``state`` for the status bar: a boot loop ends when the resets stop coming (the
+        detector's window), without waiting for a line from the device to say so."""
+        if self.state == "boot loop" and not self._in_loop(t):
+            return "running"
+        return self.state
 
     # -- addresses --------------------------------------------------------------------
     def _decode_line(self, plain: str, out: list[str]) -> None:

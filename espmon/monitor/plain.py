@@ -57,12 +57,14 @@ class PlainMonitor:
         self._stamp = Stamper(settings.timestamp_format)
         self._queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._printed_partial = ""
+        self._terminating = False
         # bytes handed over / processed: each counter written by one thread only
         self._bytes_in = 0
         self._bytes_done = 0
         engine.keep_sgr = color
         self.flash_set = flash_set  # what `flash` in a script writes (espmon flash --monitor's set)
         self._jobs: Any = None
+        engine.baud_of = lambda: getattr(session, "baud", settings.baud)
         self.script: ScriptRunner | None = None
         if script_source is not None:
             self.script = ScriptRunner(script_source, self._script_command, self._script_stop, self.say)
@@ -93,6 +95,8 @@ class PlainMonitor:
     def run(self) -> int:
         self.session.on_data = self._on_data
         self.session.on_event = self._on_event
+        if self.engine.log is not None:  # a log that cannot be written (a full disk) is said once
+            self.engine.log.on_failure = lambda text: self._on_event("error", text)
         self.session.backlog = lambda: self._bytes_in - self._bytes_done
         previous = signal.getsignal(signal.SIGTERM)
         with contextlib.suppress(ValueError):  # not the main thread (tests)
@@ -118,7 +122,13 @@ class PlainMonitor:
         return code
 
     def _sigterm(self, signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        # Stop after what is queued (a KeyboardInterrupt raised inside _handle dropped the
+        # chunk in hand: in the raw log, never printed). SimpleQueue.put is reentrant, safe in
+        # a signal handler. A second SIGTERM stops at once (stdout may be blocked).
+        if self._terminating:
+            raise KeyboardInterrupt
+        self._terminating = True
+        self._queue.put(("stop", 0))
 
     def _loop(self) -> int:
         get = self._queue.get
@@ -178,6 +188,8 @@ class PlainMonitor:
     def _command(self, name: str, arg: str) -> None:
         if name == "send":
             self.session.write(arg.encode(self.settings.encoding, "replace") + self.settings.eol_bytes)
+            if self.engine.log is not None:
+                self.engine.log.write_lines([R.plain_text(R.SENT + arg)])
         elif name == "reset":
             self.engine.host_reset(time.time())
             self.session.reset()
@@ -251,6 +263,10 @@ class PlainMonitor:
         self._write(head + text)
 
     def _show_partial(self) -> None:
+        records = self.engine.idle(time.time())  # a garbage run (wrong baud) ends as a line, hinted
+        if records:
+            self._emit(records, time.time())
+            return
         if not self.show_output:
             return
         partial = self.engine.partial_text()

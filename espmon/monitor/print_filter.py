@@ -39,6 +39,16 @@ class PrintFilter:
         self._default = self._tags.get("*", 0)
         self.passes_all = self._tags == {"*": 5}
 
+    def describe(self) -> str:
+        """The filter in words, for the note at start."""
+        def level(lev: int) -> str:
+            return "hidden" if lev == 0 else "EWIDV"[:lev] if lev < 5 else "every level"
+        tags = [f"{tag} {level(lev)}" for tag, lev in self._tags.items() if tag != "*"]
+        tags.append(f"{'other tags' if tags else 'every tag'} {level(self._default)}")
+        other = "shown" if self._default > 0 else "hidden"
+        return (f"print filter {self.spec!r}: " + ", ".join(tags) + f", lines that are not ESP-IDF log lines {other}"
+                " (the log keeps every line)")
+
     def match(self, plain_line: str) -> bool:
         m = _LINE.match(plain_line)
         if m is None:

@@ -75,14 +75,14 @@ class FdDrain:
             return None
         return cls(libc, stream, fd, size)
 
-    def read(self) -> bytes:
-        """Up to ``size`` bytes, b"" when there was nothing; raises EOFError at end of file
-        and OSError for a read error with nothing read before it."""
+    def read(self, limit: int | None = None) -> bytes:
+        """Up to ``size`` (or ``limit``) bytes, b"" when there was nothing; raises EOFError at
+        end of file and OSError for a read error with nothing read before it."""
         libc, stream = self._libc, self._stream
         if stream is None:
             raise OSError(errno.EBADF, "drain closed")
         ctypes.set_errno(0)
-        n = libc.fread(self._buf, 1, self._size, stream)
+        n = libc.fread(self._buf, 1, self._size if limit is None else min(limit, self._size), stream)
         err = ctypes.get_errno()
         eof = n == 0 and libc.feof(stream)
         libc.clearerr(stream)

@@ -54,6 +54,30 @@ class PortIdentity:
     serial_number: str | None = None
     vid: int | None = None
     pid: int | None = None
+    location: str | None = None  # the USB port it is plugged into (sysfs path)
+
+    @property
+    def known(self) -> bool:
+        """Does anything tell this device from another at the same path?"""
+        return self.vid is not None or self.serial_number is not None
+
+    def describe(self) -> str:
+        parts = [f"VID:PID {self.vid:04x}:{self.pid or 0:04x}"] if self.vid is not None else []
+        if self.serial_number:
+            parts.append(f"serial {self.serial_number}")
+        if self.location:
+            parts.append(f"at USB {self.location}")
+        return ", ".join(parts) or "no USB identity"
+
+    def differs(self, now: "PortIdentity") -> bool:
+        """Is ``now`` (what is at the path now) another device than this one? Only when both
+        are known: the serial numbers when both have one, else VID:PID and the USB location."""
+        if not (self.known and now.known):
+            return False
+        if self.serial_number and now.serial_number:
+            return self.serial_number != now.serial_number or (self.vid, self.pid) != (now.vid, now.pid)
+        return (self.vid, self.pid) != (now.vid, now.pid) or bool(
+            self.location and now.location and self.location != now.location)
 
 
 def _bridge(vid: int | None, pid: int | None) -> str | None:
@@ -109,8 +133,8 @@ def identify(url: str) -> PortIdentity:
 
         real = os.path.realpath(url)
         for info in list_ports.comports():
-            if info.device in (url, real) and info.serial_number:
-                return PortIdentity(url, info.serial_number, info.vid, info.pid)
+            if info.device in (url, real) and (info.serial_number or info.vid is not None):
+                return PortIdentity(url, info.serial_number, info.vid, info.pid, getattr(info, "location", None))
     except Exception:  # noqa: BLE001 - identity is a nicety; never fail opening for it
         pass
     return PortIdentity(url)

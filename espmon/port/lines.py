@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:  # pragma: no cover
     import serial
 
-__all__ = ["PIN_HIGH", "PIN_LOW", "LineControlError", "bootloader_reset", "hard_reset", "set_lines"]
+__all__ = ["PIN_HIGH", "PIN_LOW", "LineControlError", "bootloader_reset", "hard_reset", "has_modem_lines",
+           "set_lines"]
+
+# pyserial URL handlers whose DTR/RTS setters accept a value and do nothing (no error to catch);
+# loop:// keeps its line states (tests use it as a port with lines)
+_SILENT_NO_LINES = ("serial.urlhandler.protocol_socket",)
 
 PIN_LOW = True  # pyserial's "asserted" drives the pin low through the auto-reset circuit
 PIN_HIGH = False
@@ -38,6 +43,18 @@ def set_lines(port: "serial.Serial", *, dtr: bool | None = None, rts: bool | Non
         if type(exc).__name__ in ("SerialException", "PortNotOpenError"):
             raise LineControlError(str(exc)) from None
         raise
+
+
+def has_modem_lines(port: "serial.Serial") -> bool:
+    """Can DTR/RTS reach the board? Not over a socket (its setters are silent no-ops), nor on
+    a pty (the ioctl fails). Sets both lines released, as ``open_port`` left them."""
+    if type(port).__module__ in _SILENT_NO_LINES:
+        return False
+    try:
+        set_lines(port, rts=PIN_HIGH, dtr=PIN_HIGH)
+    except LineControlError:
+        return False
+    return True
 
 
 def _sleep(seconds: float, sleep: Callable[[float], None]) -> None:

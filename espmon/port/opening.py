@@ -13,13 +13,17 @@ import os
 from typing import TYPE_CHECKING
 
 from espmon.errors import UserError
-from espmon.port.identity import PortIdentity, find_candidates
+from espmon.port.identity import PortIdentity, find_candidates, identify
 from espmon.port.lines import PIN_HIGH, PIN_LOW, LineControlError, set_lines
 
 if TYPE_CHECKING:  # pragma: no cover
     import serial
 
-__all__ = ["default_baud", "open_port", "reopen"]
+__all__ = ["DifferentDevice", "default_baud", "open_port", "reopen"]
+
+
+class DifferentDevice(UserError):
+    """Another device is at the port's path now (a reused /dev/ttyUSB0): not attached."""
 
 
 MAX_BAUD = 2**31 - 1  # termios and RFC 2217 carry the baud rate in 32 bits
@@ -88,5 +92,10 @@ def reopen(identity: PortIdentity, baud: int, timeout: float | None = 0.05) -> "
             if cand.serial_number == identity.serial_number and (cand.vid, cand.pid) == (identity.vid, identity.pid):
                 url = cand.device
                 break
+    if identity.known and os.path.exists(url):
+        now = identify(url)
+        if identity.differs(now):  # a path reused by another board: never mix two devices in one log
+            raise DifferentDevice(f"another device is at {url} now ({now.describe()}; ours: {identity.describe()}): "
+                                  "not attached, still waiting for ours")
     return open_port(url, baud, timeout=timeout)
 
