@@ -270,3 +270,29 @@ def test_options_may_come_between_the_port_and_the_images(monkeypatch, capfd, ar
     code, out, err = _run(monkeypatch, capfd, argv, "exit\n")
     assert code == 0, err
     assert "Hash of data verified." in err
+
+
+def test_console_flash_jobs_follow_the_set_encryption_and_after(tmp_path):
+    """`:flash` writes what the set says, as `espmon flash` does: encrypted entries encrypted
+    (the virtual chip has no key: esptool refuses, in one line) and the set's --after."""
+    from espmon.flash.flash_set import FlashFile, FlashSet
+    from espmon.flash.jobs import FlashJobs
+    from espmon.session import Session
+
+    app = ROOT / "samples" / "firmware" / "esp32" / "app.bin"
+    session = Session("sim://esp32?firmware=demo&name=jobs-encrypted", 115200)
+    session.start()
+    try:
+        report = Lines()
+        jobs = FlashJobs(session, report)
+        thread = jobs.flash(FlashSet([FlashFile(0x10000, app, "app", encrypted=True)], after="no_reset"))
+        thread.join(60)
+        errors = [text for level, text in report.messages if level == "error"]
+        assert len(errors) == 1 and "encrypt" in errors[0].lower(), report.text()
+        report = Lines()
+        jobs.report = report
+        thread = jobs.flash(FlashSet([FlashFile(0x10000, app, "app")], after="no_reset"))
+        thread.join(60)
+        assert "the chip was not reset (--after no-reset)" in report.text(), report.text()
+    finally:
+        session.stop()

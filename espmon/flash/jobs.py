@@ -36,11 +36,13 @@ class FlashJobs:
     def busy(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, title: str, job: Callable[[Loader], None], *, reset: bool = True) -> threading.Thread | None:
+    def start(self, title: str, job: Callable[[Loader], None], *, reset: bool = True,
+              after: str | None = None) -> threading.Thread | None:
         if self.busy:
             self.report.message("error", f"{title}: the loader is busy with another job")
             return None
-        thread = threading.Thread(target=self._run, args=(title, job, reset), name="espmon-flash", daemon=True)
+        after = after or ("hard-reset" if reset else "no-reset")
+        thread = threading.Thread(target=self._run, args=(title, job, after), name="espmon-flash", daemon=True)
         self._thread = thread
         thread.start()
         return thread
@@ -57,13 +59,19 @@ class FlashJobs:
             return None
         self.flash_set = flash_set
 
+        # what the set says, as `espmon flash` does it: encrypted entries written encrypted
+        encrypted = [(f.offset, data) for f, (_, data) in zip(flash_set.files, pairs) if f.encrypted]
+        plain = [(f.offset, data) for f, (_, data) in zip(flash_set.files, pairs) if not f.encrypted]
+
         def write(loader: Loader) -> None:
-            loader.write(pairs, flash_mode=flash_set.flash_mode, flash_size=flash_set.flash_size,
-                         flash_freq=flash_set.flash_freq, skip_unchanged=skip_unchanged)
+            loader.write(plain, flash_mode=flash_set.flash_mode, flash_size=flash_set.flash_size,
+                         flash_freq=flash_set.flash_freq, skip_unchanged=skip_unchanged,
+                         encrypt_files=encrypted or None)
 
-        return self.start("flash", write)
+        after = (flash_set.after or "hard-reset").replace("_", "-")
+        return self.start("flash", write, after=after)
 
-    def _run(self, title: str, job: Callable[[Loader], None], reset: bool) -> None:
+    def _run(self, title: str, job: Callable[[Loader], None], after: str) -> None:
         self.report.message("note", f"{title}: the monitor hands the port to the loader")
         try:
             taps = [t for t in (self.tap, getattr(self.session, "tap", None)) if t is not None]
@@ -74,7 +82,7 @@ class FlashJobs:
                 _mode(tap, "loader")
                 try:
                     with loader_on(port, report, self.options, usb_jtag=self.session.usb_jtag,
-                                   after="hard-reset" if reset else "no-reset", tap=tap) as loader:
+                                   after=after, tap=tap) as loader:
                         job(loader)
                 finally:
                     _mode(tap, "monitor")
@@ -86,7 +94,10 @@ class FlashJobs:
         except UserError as exc:
             self.report.message("error", str(exc))
             return
-        self.report.message("note", f"{title}: done; the chip was reset on the same port")
+        if after in ("no-reset", "no-reset-stub"):
+            self.report.message("note", f"{title}: done; the chip was not reset (--after {after})")
+        else:
+            self.report.message("note", f"{title}: done; the chip was reset on the same port")
 
 
 def _mode(tap: Any, mode: str) -> None:
