@@ -41,7 +41,12 @@ def test_open_port_attempts_waits_for_a_server_that_starts_later():
             conn, _ = server.accept()
             with conn:
                 conn.sendall(b"I (1) net: hello from espmon-demo\r\n")
-                time.sleep(2)
+                conn.settimeout(25)  # stay until the monitor leaves (a fixed 2 s raced a loaded machine)
+                try:
+                    while conn.recv(1024):
+                        pass
+                except OSError:
+                    pass
 
     thread = threading.Thread(target=serve_later, daemon=True)
     thread.start()
