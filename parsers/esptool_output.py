@@ -95,9 +95,13 @@ _ERRORS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((k, re.compile(p, re.I)
     ("invalid_head", r"Invalid head of packet \((?:b'\\x)?(?:0x)?([0-9a-f]{1,2})'?\)"),
     ("timeout_header", r"Timed out waiting for packet header"),
     ("usb_protocol", r"\[Errno 71\]|Protocol error|\[Errno 5\] Input/output error|device reports readiness to read "
-                     r"but returned no data|Device not configured|\[Errno 6\]|ClearCommError failed"),
+                     r"but returned no data|Device not configured|\[Errno 6\]|ClearCommError failed|"
+                     # Windows' ERROR_NO_SUCH_DEVICE: the USB device left (re-enumerating after a reset)
+                     r"Error\(\d+, '[^']*', None, 433\)"),
     ("port_busy", r"\[Errno 16\]|Device or resource busy|port is busy|Resource temporarily unavailable|"
-                  r"Access is denied|PermissionError\(13|could not exclusively lock port"),
+                  r"Access is denied|could not exclusively lock port|"
+                  # Windows' ERROR_ACCESS_DENIED (5) only: PermissionError(13, ..., 31) is a driver's failure
+                  r"PermissionError\(13, '[^']*', None, 5\)"),
     ("port_permission", r"\[Errno 13\]|Permission denied"),
     ("port_missing", r"\[Errno 2\] (?:No such file|could not open port)|No such file or directory|"
                      r"FileNotFoundError|The system cannot find the file specified|could not open port|"
@@ -112,7 +116,7 @@ _ERRORS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((k, re.compile(p, re.I)
                        r"MD5 of file does not match|"
                        r"does not match data in flash|Failed to write to target (?:RAM|Flash)|"
                        r"Unexpected end of file|Corrupt data|Invalid SLIP escape"),
-    ("failed_to_connect", r"Failed to connect to (?:ESP|Espressif)"),
+    ("failed_to_connect", r"Failed to connect to (?:ESP|Espressif)|^Exception: Failed to connect$"),  # < 1.0
     ("fatal", r"A fatal error occurred: (.*)"),
 ))
 ERROR_KINDS = tuple(kind for kind, _ in _ERRORS)

@@ -121,7 +121,7 @@ RULES: tuple[Rule, ...] = (
     Rule("usb-port-vanished", "The USB port went away", ("err:usb_protocol",),
          "the USB device disappeared or stopped answering (the app reconfigured the USB pins, or a crash)",
          ("Issues and Debugging in USB-Serial/JTAG or USB-OTG modes", "A serial exception error occurred"),
-         text=_rx(r"Errno 71|Protocol error|Device not configured|returned no data"),
+         text=_rx(r"Errno 71|Protocol error|Device not configured|returned no data|None, 433\)"),
          detail=_first("err:usb_protocol", "esptool said: {value.text}")),
     Rule("port-busy", "The serial port is held by another program", ("err:port_busy",),
          "another program (a serial monitor, modem-manager) has the port open",
