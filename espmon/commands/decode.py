@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from espmon.errors import UserError
 
-__all__ = ["add_arguments", "run", "read_text_chunks"]
+__all__ = ["add_arguments", "run", "read_text_chunks", "open_input"]
 
 CHUNK = 1 << 20
 
@@ -90,11 +90,12 @@ def read_text_chunks(stream: BinaryIO, name: str, *, waiting: Callable[[], None]
     yield decoder.decode(b"", final=True)
 
 
-def _open(path: str) -> tuple[BinaryIO, str]:
+def open_input(path: str, expected: str = "an esptool --trace text file") -> tuple[BinaryIO, str]:
+    """``path`` (or ``-``: stdin) opened for reading, and its name; one-line UserErrors."""
     if path == "-":
         return sys.stdin.buffer, "<stdin>"
     if os.path.isdir(path):
-        raise UserError(f"{path}: is a directory, expected an esptool --trace text file")
+        raise UserError(f"{path}: is a directory, expected {expected}")
     try:
         return open(path, "rb"), path
     except FileNotFoundError:
@@ -202,7 +203,7 @@ def _records(args: argparse.Namespace, stream: BinaryIO, name: str, waiting: Cal
 
 
 def run(args: argparse.Namespace) -> int:
-    stream, name = _open(args.trace)
+    stream, name = open_input(args.trace)
     out = sys.stdout
     live = args.follow or not _regular_file(stream)
     waiting = out.flush if live else (lambda: None)
@@ -282,3 +283,4 @@ def _render(args: argparse.Namespace, records: Iterator, out) -> None:
         if batch:
             batch.append("")
             out.write("\n".join(batch))
+

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from espmon.commands.decode import _open, read_text_chunks
+from espmon.commands.decode import open_input, read_text_chunks
 from espmon.errors import UserError
 
 __all__ = ["add_arguments", "run", "diagnose"]
@@ -205,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
         from espmon.monitor.knowledge import load_symbolizer
 
         symbolizer = load_symbolizer(args.elf)
-    stream, name = _open(args.file)
+    stream, name = open_input(args.file)
     try:
         report = diagnose(read_text_chunks(stream, name), name, symbolizer)
     finally:

@@ -36,16 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _open(path: str):
-    if path == "-":
-        return sys.stdin.buffer, "<stdin>"
-    if os.path.isdir(path):
-        raise UserError(f"{path}: is a directory, expected an esptool --trace dump or a device log")
-    try:
-        return open(path, "rb"), path
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot open: {exc.strerror or exc}") from None
+    from espmon.commands.decode import open_input
+
+    return open_input(path, "an esptool --trace dump or a device log")
 
 
 def _check_output(path: str) -> None:

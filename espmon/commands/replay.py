@@ -31,10 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _items(args: argparse.Namespace):
     from espmon.capture.replay import timeline
-    from espmon.commands.decode import _open, read_text_chunks
+    from espmon.commands.decode import open_input, read_text_chunks
     from parsers.capture import looks_like_capture
 
-    stream, name = _open(args.file)
+    stream, name = open_input(args.file)
     head_is_capture = [False]
 
     def chunks():
