@@ -11,11 +11,9 @@ Measured in one run, best of ``--repeat``:
   against the same esptool calls on the bare port (the floor: what the proxy costs);
 - to-boot: from the end of the write (esptool's last "Hash of data verified") to the first
   boot-log byte read on the same port (espmon's reset, baud restore and hand-back);
-- loop: the whole ``espmon flash --project ... --skip-unchanged`` job after an app-only
-  change (bootloader and partition table cost one MD5 each).
 
-Not measured here: esptool CLI + esp-idf-monitor chained across processes (needs the board
-over RFC 2217 or a pty; see the README's note on RFC 2217 speed).
+The whole loop against esptool + esp-idf-monitor chained, and a ``--skip-unchanged``
+reflash after an app-only change, are in ``bench_flash_loop.py``.
 """
 
 from __future__ import annotations
