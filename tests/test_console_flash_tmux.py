@@ -14,16 +14,22 @@ pytestmark = [pytest.mark.tmux, pytest.mark.slow,
               pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
 
 
-def test_flash_twice_then_the_app_only_in_the_console(tmux, tmp_path):
-    url = "sim://esp32?heartbeat=0"  # an empty flash: the first flash makes it boot
-    log = tmp_path / "c.log"
+def _project_console(tmux, tmp_path):
+    """`espmon flash --project ... --monitor` in the console on an empty board (the first flash
+    makes it boot), with a text log; returns (the log's path, count(text) in the log)."""
     text = tmp_path / "c.log.txt"
-    tmux.start([url, "--project", str(ROOT / "samples" / "project" / "esp32"), "--monitor", "--log", str(log)],
-               command="flash")
+    tmux.start(["sim://esp32?heartbeat=0", "--project", str(ROOT / "samples" / "project" / "esp32"), "--monitor",
+                "--log", str(tmp_path / "c.log")], command="flash")
     tmux.wait_screen("demo: hello from espmon-demo", 30)
 
     def count(what: str) -> int:
         return text.read_text(errors="replace").count(what) if text.exists() else 0
+
+    return text, count
+
+
+def test_flash_twice_then_the_app_only_in_the_console(tmux, tmp_path):
+    text, count = _project_console(tmux, tmp_path)
 
     for round_, keys in enumerate(([":flash", "Enter"], [":flash", "Enter"], ["C-t", "C-a"]), 1):
         boots, done = count("hello from espmon-demo"), count("the chip was reset on the same port")
@@ -46,14 +52,7 @@ def test_capture_and_trace_in_the_console_hold_the_boot_log_and_the_loader(tmux,
     import sys
 
     capture = tmp_path / "console.jsonl"
-    log = tmp_path / "c.log"
-    text = tmp_path / "c.log.txt"
-    tmux.start(["sim://esp32?heartbeat=0", "--project", str(ROOT / "samples" / "project" / "esp32"), "--monitor",
-                "--log", str(log)], command="flash")
-    tmux.wait_screen("demo: hello from espmon-demo", 30)
-
-    def count(what: str) -> int:
-        return text.read_text(errors="replace").count(what) if text.exists() else 0
+    text, count = _project_console(tmux, tmp_path)
 
     tmux.keys(f":capture on {capture}", "Enter")
     assert wait_for(lambda: count("capture on") == 1, 10)
@@ -79,15 +78,7 @@ def test_capture_and_trace_in_the_console_hold_the_boot_log_and_the_loader(tmux,
 
 
 def test_erase_asks_first_and_verify_reads_back(tmux, tmp_path):
-    log = tmp_path / "c.log"
-    text = tmp_path / "c.log.txt"
-    tmux.start(["sim://esp32?heartbeat=0", "--project", str(ROOT / "samples" / "project" / "esp32"), "--monitor",
-                "--log", str(log)], command="flash")
-    tmux.wait_screen("demo: hello from espmon-demo", 30)
-
-    def count(what: str) -> int:
-        return text.read_text(errors="replace").count(what) if text.exists() else 0
-
+    text, count = _project_console(tmux, tmp_path)
     tmux.keys(":verify", "Enter")
     assert wait_for(lambda: count("verify: done") == 1, 30), text.read_text()[-2000:]
     assert count("Verification successful") == 3  # esptool's own words, one per image
