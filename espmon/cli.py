@@ -29,9 +29,9 @@ class Subcommand:
 SUBCOMMANDS = (
     Subcommand("monitor", "espmon.commands.monitor", "serial console that understands boot logs and crashes"),
     Subcommand("flash", "espmon.commands.flash", "flash images (esptool engine), then optionally monitor on the same port"),
-    Subcommand("decode", "espmon.commands.decode", "annotate an esptool --trace dump (esptool 2.x-5.x)"),
-    Subcommand("replay", "espmon.commands.replay", "replay a trace dump at its recorded pace, annotated"),
-    Subcommand("capture", "espmon.commands.capture", "run an esptool command with its traffic captured and annotated"),
+    Subcommand("decode", "espmon.commands.decode", "annotate an esptool --trace dump (esptool 2.x-5.x) or an espmon capture"),
+    Subcommand("replay", "espmon.commands.replay", "replay a capture or trace dump at its recorded pace, annotated"),
+    Subcommand("capture", "espmon.commands.capture", "record every byte of an esptool command (or of any flasher, --serve)"),
     Subcommand("doctor", "espmon.commands.doctor", "diagnose a trace, a boot log or esptool's console output"),
     Subcommand("plot", "espmon.commands.plot", "plot a packet timeline, latency, throughput or boot timeline"),
     Subcommand("sim", "espmon.commands.sim", "run the virtual board (an emulated ESP chip)"),
