@@ -143,6 +143,7 @@ class HostPort:
             self._check()
             self._buffer.clear()
             self._in_flight.clear()
+            self._wire_free = 0.0  # what was dropped no longer holds the wire
 
     def write(self, data: bytes) -> int:
         self._check()
