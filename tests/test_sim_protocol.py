@@ -273,3 +273,25 @@ def test_cancel_read_wakes_a_blocked_reader(sim_port):
     port.cancel_read()
     reader.join(2)
     assert not reader.is_alive() and result == [b""]
+
+
+def test_a_purge_between_looking_and_reading_does_not_stall_the_next_reply(sim_port):
+    """The RFC 2217 server's reader asked `in_waiting` (N), a purge came, then `read(N)` waited
+    for N bytes that were thrown away: the next short reply stalled until esptool gave up
+    ("Serial data stream stopped"), 2-3 of 4 paced writes. `read_available` has no N."""
+    import threading
+
+    port = sim_port("esp32", start="download", pace="1")
+    host = port._host
+    host.deliver(b"x" * 200)  # paced: arrives over ~17 ms
+    deadline = time.monotonic() + 5
+    while port.in_waiting == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert port.in_waiting > 0
+    port.reset_input_buffer()  # the client's purge, between the reader's two calls
+    got = []
+    reader = threading.Thread(target=lambda: got.append(port.read_available(5)))
+    reader.start()
+    host.deliver(b"\xc0\x01\x09\x02\x00\x00\x00\x00\x00\x00\x00\xc0")  # a short reply
+    reader.join(5)
+    assert got and got[0].startswith(b"\xc0")

@@ -70,6 +70,12 @@ class Serial(SerialBase):
     def read(self, size: int = 1) -> bytes:
         return self._need_open().read(size, self._timeout)
 
+    def read_available(self, timeout: float | None = None) -> bytes:
+        """Whatever has arrived, waiting up to ``timeout`` for the first byte. A server's
+        reader uses this, not ``read(in_waiting)``: a purge between the two calls would leave
+        that read waiting for bytes that were thrown away (a reply then stalls)."""
+        return self._need_open().read_available(timeout)
+
     def write(self, data: bytes) -> int:
         return self._need_open().write(serial.to_bytes(data))
 

@@ -183,7 +183,7 @@ class Rfc2217Server:
     def _board_to_client(self, ser: Serial, conn: socket.socket, send_lock: threading.Lock) -> None:
         try:
             while ser.is_open:
-                data = ser.read(max(1, ser.in_waiting))
+                data = ser.read_available(None)
                 if not data:
                     if not ser.is_open or self._stopping.is_set():
                         break
