@@ -49,9 +49,7 @@ class _Input:
 def diagnose(chunks: Iterator[str], name: str, symbolizer: Any = None) -> dict[str, Any]:
     """The doctor's report (the --json object) for the text in ``chunks``; UserError if it holds
     no trace, device log or esptool output."""
-    from espmon.diagnose.findings import findings
     from espmon.diagnose.reader import TRACE_HINT, DoctorReader
-    from espmon.diagnose.report import panic_json
     from parsers.text_kind import describe_text
 
     source = _Input(chunks)
@@ -103,19 +101,30 @@ def diagnose(chunks: Iterator[str], name: str, symbolizer: Any = None) -> dict[s
     else:
         raise UserError(f"{name}: not a trace, a device log or esptool's output ({reader.lines} lines, none "
                         "of them esptool's, a trace's or a chip's)")
-    report: dict[str, Any] = {
+    return _report(kind, facts, symbolizer, reader.lines, summary if trace_records else None)
+
+
+def _report(kind: str, facts: Any, symbolizer: Any, lines: int, summary: dict[str, Any] | None,
+            line: Any = lambda n: n, drop: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The --json object. ``line`` maps the reader's line numbers to the input's (a capture's
+    reader sees one line per record); ``drop``: rules that do not apply to this input."""
+    from espmon.diagnose.findings import findings
+    from espmon.diagnose.report import panic_json
+
+    found = [{**f, "evidence": [line(n) for n in f.get("evidence", [])]} for f in findings(facts)
+             if f["rule"] not in drop]
+    return {
         "input": kind,
         "chip": facts.chip.key if facts.chip else None,
-        "resets": facts.resets,
-        "panics": [panic_json(p, symbolizer) for p in facts.panics],
-        "findings": findings(facts),
-        "lines": reader.lines,
-        "chip_line": facts.chip_line,
+        "resets": [{**r, "line": line(r.get("line"))} for r in facts.resets],
+        "panics": [{**p, "line": line(p.get("line"))} for p in (panic_json(p, symbolizer) for p in facts.panics)],
+        "findings": found,
+        "lines": lines,
+        "chip_line": line(facts.chip_line),
         "reset_count": facts.reset_count,
         "panic_count": facts.panic_count,
-        "session": _session(summary) if trace_records and summary else None,
+        "session": _session(summary) if summary else None,
     }
-    return report
 
 
 _HOST_DRIVEN = frozenset({"stuck-after-entry", "download-mode"})
@@ -126,9 +135,7 @@ def _capture(source: Any, symbolizer: Any) -> dict[str, Any]:
     output and esptool's words through the doctor's reader, one line each; every line
     number in the report is then the capture's record line."""
     from espmon.conversation.analyzer import analyze_lines
-    from espmon.diagnose.findings import findings
     from espmon.diagnose.reader import DoctorReader
-    from espmon.diagnose.report import panic_json
     from parsers.capture_trace import DEVICE_PREFIX, CaptureTraceParser
 
     reader = DoctorReader()
@@ -153,25 +160,10 @@ def _capture(source: Any, symbolizer: Any) -> dict[str, Any]:
     def line(n: Any) -> Any:
         return origin[n] if isinstance(n, int) and 0 < n < len(origin) else n
 
-    resets = [{**r, "line": line(r.get("line"))} for r in facts.resets]
-    panics = [{**p, "line": line(p.get("line"))} for p in (panic_json(p, symbolizer) for p in facts.panics)]
-    found = [{**f, "evidence": [line(n) for n in f.get("evidence", [])]} for f in findings(facts)]
-    if commands and parser.line_changes:
-        # The host reset the chip into its loader (esptool's DTR/RTS dance, in the capture):
-        # a boot it cut short is not stuck, and download mode is what it asked for.
-        found = [f for f in found if f["rule"] not in _HOST_DRIVEN]
-    return {
-        "input": "capture",
-        "chip": facts.chip.key if facts.chip else None,
-        "resets": resets,
-        "panics": panics,
-        "findings": found,
-        "lines": source_lines(summary),
-        "chip_line": line(facts.chip_line),
-        "reset_count": facts.reset_count,
-        "panic_count": facts.panic_count,
-        "session": _session(summary) if commands and summary else None,
-    }
+    # The host reset the chip into its loader (esptool's DTR/RTS dance, in the capture): a
+    # boot it cut short is not stuck, and download mode is what it asked for.
+    drop = _HOST_DRIVEN if commands and parser.line_changes else frozenset()
+    return _report("capture", facts, symbolizer, parser.lines, summary if commands else None, line, drop)
 
 
 def _boot_after_reset(facts: Any, summary: dict[str, Any]) -> None:
@@ -187,10 +179,6 @@ def _boot_after_reset(facts: Any, summary: dict[str, Any]) -> None:
     elif last["mode"] == "flash":
         facts.note("trace_boot_log", last["line"], f"after the host's reset the chip booted from flash "
                    f"({last['boot_name']}) instead of the download mode")
-
-
-def source_lines(summary: dict[str, Any] | None) -> int | None:
-    return summary.get("line") if summary else None
 
 
 def _session(summary: dict[str, Any]) -> dict[str, Any]:

@@ -28,11 +28,11 @@ def cmd_capture(con: "Console", arg: str) -> None:
             return
         stop_capture(con, "capture off")
         return
-    if what != "on" or con.capture is not None and what == "on":
-        if con.capture is not None:
-            con.message(f"a capture is already on: {con.capture.name}", error=True)
-        else:
-            _usage(con, ":capture on [FILE] | :capture off")
+    if what != "on":
+        _usage(con, ":capture on [FILE] | :capture off")
+        return
+    if con.capture is not None:
+        con.message(f"a capture is already on: {con.capture.name}", error=True)
         return
     path = words[1].strip() if len(words) > 1 else time.strftime("espmon-capture-%Y%m%d-%H%M%S.jsonl")
     try:
@@ -118,8 +118,7 @@ def _trace_tap(con: "Console") -> Any:
         def mode(self, mode: str) -> None:
             writer = self.writer or self._begin()
             writer.mode(mode)
-            if mode == "monitor" and self.view is not None:
-                self.view.quiet = True  # the story of one job is the job's own notes
+            if mode == "monitor":  # the job is over; its story is the job's own notes
                 writer.close("job done")
                 self.writer = self.view = None
 

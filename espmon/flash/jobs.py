@@ -36,12 +36,12 @@ class FlashJobs:
     def busy(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, title: str, job: Callable[[Loader], None], *, reset: bool = True,
-              after: str | None = None) -> threading.Thread | None:
+    def start(self, title: str, job: Callable[[Loader], None], *,
+              after: str = "hard-reset") -> threading.Thread | None:
+        """Run ``job`` on its own thread; ``after`` is esptool's reset when it is done."""
         if self.busy:
             self.report.message("error", f"{title}: the loader is busy with another job")
             return None
-        after = after or ("hard-reset" if reset else "no-reset")
         thread = threading.Thread(target=self._run, args=(title, job, after), name="espmon-flash", daemon=True)
         self._thread = thread
         thread.start()
