@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from espmon.conversation.analyzer import Analyzer
+from espmon.conversation.analyzer import analyze_lines
 from espmon.conversation.records import (
     CommandRecord,
     InvalidRecord,
@@ -25,8 +25,6 @@ from espmon.conversation.records import (
 from espmon.conversation.render import TextRenderer
 from parsers.capture import looks_like_capture
 from parsers.capture_trace import CaptureTraceParser
-from parsers.trace import TraceParser
-from parsers.trace_frames import FrameAssembler
 
 __all__ = ["Item", "Pacer", "timeline"]
 
@@ -87,45 +85,28 @@ def timeline(chunks: Iterable[str], *, elf: list[str] | None = None, chip: str |
     chunks = itertools.chain([first], chunks)
     renderer = renderer or TextRenderer(color=False, unicode=True)
     device = _Device(elf or [], chip) if looks_like_capture(first) else None
-    parser = CaptureTraceParser(device) if device is not None else TraceParser()
-    frames, analyzer = FrameAssembler(), Analyzer()
+    parser = None
+    if device is not None:
+        parser = CaptureTraceParser(device)
+        # one record at a time: the chip's output comes out just before the packets that
+        # followed it in the capture
+        chunks = (piece for chunk in chunks for piece in chunk.splitlines(keepends=True))
     t = 0.0
-
-    def records_to_items(records: list) -> Iterator[Item]:
-        nonlocal t
-        for rec in records:
-            t = max(t, getattr(rec, "t", None) or t)
-            lines = renderer.render(rec)
-            if lines:
-                yield Item(t, tuple(lines), _mark(rec), isinstance(rec, (CommandRecord, ResponseRecord)),
-                           isinstance(rec, Summary))
-
-    def through(events: list) -> Iterator[Item]:
-        nonlocal t
+    for rec in analyze_lines(chunks, parser):
         if device is not None:
-            for item in device.items():
+            for item in device.end(t) if isinstance(rec, Summary) else device.items():
                 t = max(t, item.t)  # one clock for the chip's output and the packets
                 yield Item(t, item.lines)
-        for ev in events:
-            for fe in frames.feed(ev):
-                yield from records_to_items(analyzer.feed(fe))
-
-    for chunk in chunks:
-        # a capture one record at a time, so the chip's output keeps its place among the packets
-        for piece in (chunk.splitlines(keepends=True) if device is not None else (chunk,)):
-            yield from through(parser.feed(piece))
-    yield from through(parser.end())
-    if device is not None:
-        for item in device.end(t):
-            t = max(t, item.t)
-            yield Item(t, item.lines)
-    for fe in frames.end():
-        yield from records_to_items(analyzer.feed(fe))
-    rest = renderer.flush()
-    if rest:
-        yield Item(t, tuple(rest))
-    for rec in analyzer.end(parser.lines):
-        yield Item(t, tuple(renderer.render(rec)) + tuple(renderer.flush()), story=True)
+        if isinstance(rec, Summary):
+            rest = renderer.flush()
+            if rest:
+                yield Item(t, tuple(rest))
+            yield Item(t, tuple(renderer.render(rec)) + tuple(renderer.flush()), story=True)
+            continue
+        t = max(t, getattr(rec, "t", None) or t)
+        lines = renderer.render(rec)
+        if lines:
+            yield Item(t, tuple(lines), _mark(rec), isinstance(rec, (CommandRecord, ResponseRecord)))
 
 
 class Pacer:
