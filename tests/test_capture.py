@@ -101,11 +101,21 @@ def _served(tmp_path: Path, name: str):
 
 def test_the_serve_proxy_records_the_real_esptool_cli_with_its_default_reset(tmp_path):
     """esptool as a separate process, stock pyserial, over RFC 2217 through the proxy; the
-    capture holds exactly the frames the board recorded."""
+    capture holds exactly the frames the board recorded. Before it, two clients that
+    misbehave (a TCP reset right after connecting; a stray IAC SE and a hang-up) end only
+    their own connections."""
     import signal
+    import socket
+    import struct
     import subprocess
 
     proc, url, record, out = _served(tmp_path, "cli")
+    address, port = url.removeprefix("rfc2217://").rsplit(":", 1)
+    rude = socket.create_connection((address, int(port)))
+    rude.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    rude.close()  # RST, not FIN
+    with socket.create_connection((address, int(port))) as odd:
+        odd.sendall(b"\xff\xf0")
     try:
         done = subprocess.run([sys.executable, "-m", "esptool", "--port", url, "chip-id"], capture_output=True,
                               text=True, timeout=120, stdin=subprocess.DEVNULL)
