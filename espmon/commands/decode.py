@@ -283,4 +283,3 @@ def _render(args: argparse.Namespace, records: Iterator, out) -> None:
         if batch:
             batch.append("")
             out.write("\n".join(batch))
-

@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Iterator
 
-from espmon.commands.decode import read_text_chunks
+from espmon.commands.decode import open_input, read_text_chunks
 from espmon.errors import UserError
 
 __all__ = ["add_arguments", "run", "load"]
@@ -33,12 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", action="append", choices=KINDS,
                         help="what to draw, may be repeated (default: timeline for a trace, boot for a device log; "
                              "all: every kind the input has)")
-
-
-def _open(path: str):
-    from espmon.commands.decode import open_input
-
-    return open_input(path, "an esptool --trace dump or a device log")
 
 
 def _check_output(path: str) -> None:
@@ -74,7 +68,7 @@ def _lines(chunks: Iterator[str]) -> Iterator[str]:
 
 def load(path: str):
     """``("trace", TraceData)`` or ``("device-log", BootData)`` of the file; UserError for anything else."""
-    stream, name = _open(path)
+    stream, name = open_input(path, "an esptool --trace dump or a device log")
     try:
         chunks = read_text_chunks(stream, name)
         try:
